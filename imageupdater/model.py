@@ -1,0 +1,44 @@
+"""Plain values shared by every layer: no I/O, no third-party types.
+
+Each stage of the pipeline (discover, scan, select, plan, deliver) hands the next one
+these frozen dataclasses, so stages can be tested alone and a report can be built from
+them without reaching back into a library object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """A parsed image value such as `ghcr.io/acme/web:1.2.0@sha256:...`.
+
+    `name` is the repository exactly as written in the file (what JSON output calls
+    `image`); `registry` and `repository` are normalised (`nginx` ->
+    `docker.io` + `library/nginx`) so that one repository is scanned once however it is
+    spelled.
+    """
+
+    name: str
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def canonical(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+    def with_tag(self, tag: str, digest: str | None = None) -> str:
+        """The value to write for `tag`, keeping the written name (and digest style)."""
+        text = f"{self.name}:{tag}"
+        return f"{text}@{digest}" if digest else text
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestInfo:
+    """What a manifest HEAD tells: the content digest and the stored media type."""
+
+    digest: str
+    media_type: str
