@@ -1,0 +1,31 @@
+"""Read Kubernetes YAML and change single scalar values without touching any other byte.
+
+The only package that imports ruamel.yaml (and only in `events`). The flow is::
+
+    bytes --decode--> text --load_documents--> Node tree of Scalars with source spans
+    text + [Edit(scalar, new_value)] --apply_edits--> text' (spliced, then re-parsed and
+    compared with the original: anything but the intended change raises RewriteError)
+    text' --encode--> bytes
+
+`screen` is the cheap filter that skips files before they are decoded or parsed.
+"""
+
+from __future__ import annotations
+
+from .codec import decode, encode
+from .load import clear_cache, load_documents
+from .nodes import Edit, Node, Scalar
+from .rewrite import apply_edits
+from .screen import screen
+
+__all__ = [
+    "Edit",
+    "Node",
+    "Scalar",
+    "apply_edits",
+    "clear_cache",
+    "decode",
+    "encode",
+    "load_documents",
+    "screen",
+]

@@ -1,0 +1,54 @@
+"""Rendering results: JSON (the stable contract of SPEC §4) or text tables for people."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from imageupdater.engine import FileChange
+from imageupdater.report import Report
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(document: dict[str, Any]) -> None:
+    print(json.dumps(document, indent=2, sort_keys=False))
+
+
+def print_report(report: Report, *, applied: bool) -> None:
+    report.sort()
+    if report.updates:
+        table = Table(title="Updates applied" if applied else "Updates pending", title_justify="left")
+        for column in ("file:line", "workload", "container", "image", "from", "to", "policy"):
+            table.add_column(column)
+        for u in report.updates:
+            table.add_row(
+                f"{u.file}:{u.line}", u.workload or "-", u.container or "-", u.image,
+                u.from_tag, u.to_tag, u.policy,
+            )  # fmt: skip
+        stdout.print(table)
+    else:
+        stdout.print("No updates.")
+    if report.skipped:
+        table = Table(title="Skipped", title_justify="left")
+        for column in ("file", "workload", "container", "reason", "detail"):
+            table.add_column(column)
+        for s in report.skipped:
+            table.add_row(s.file, s.workload or "-", s.container or "-", s.reason, s.detail)
+        stdout.print(table)
+    for e in report.errors:
+        where = e.image or e.file or ""
+        stdout.print(f"[bold red]error[/] ({e.kind}) {where}: {e.message}", markup=True)
+    if report.commit:
+        pushed = " and pushed" if report.pushed else ""
+        stdout.print(f"Committed {report.commit[:12]}{pushed}.")
+
+
+def print_diffs(changes: Sequence[FileChange]) -> None:
+    for change in changes:
+        stdout.out(change.unified_diff(), end="")

@@ -1,0 +1,82 @@
+"""One plain function per verb; the CLI parses flags and renders, these do the work.
+
+Every function returns data (a `Plan`, a `Report`, a list of tags) and raises only
+`ImageUpdaterError`s, so the same verbs serve the CLI, the daemon and the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from imageupdater import app
+from imageupdater.delivery import CommitSettings, deliver
+from imageupdater.engine import Plan, make_plan
+from imageupdater.errors import ConfigError, GitError, ImageUpdaterError
+from imageupdater.policy import parse_policy
+from imageupdater.registry import parse_reference
+from imageupdater.report import ErrorEntry, Report
+from imageupdater.workspace import Workspace
+
+
+def _checked_root(root: Path) -> Path:
+    if not root.is_dir():
+        raise ConfigError(f"not a directory: {root}")
+    return root.resolve()
+
+
+def plan(
+    root: Path, options: app.Options, progress: Callable[[str], None] | None = None
+) -> Plan:
+    root = _checked_root(root)
+    with app.registry_client(options) as client:
+        return make_plan(root, client, options.clock(), workers=options.workers, progress=progress)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyRequest:
+    commit: bool | None = None  # None: commit when the directory is inside a Git repository
+    push: bool = False
+    branch: str | None = None
+    template: str | None = None
+
+
+def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
+    root = _checked_root(root)
+    workspace = Workspace.find(root)
+    if request.commit and workspace is None:
+        raise ConfigError(f"--commit needs a Git repository; {root} is not in one")
+    commit = workspace is not None and request.commit is not False
+    settings = CommitSettings(
+        commit=commit, push=request.push and commit, branch=request.branch, template=request.template
+    )
+    with app.registry_client(options) as client:
+
+        def fresh_plan() -> Plan:
+            return make_plan(root, client, options.clock(), workers=options.workers)
+
+        try:
+            return deliver(fresh_plan, workspace if commit else None, settings)
+        except GitError as exc:
+            report = Report()
+            report.add_error(ErrorEntry(exc.kind, str(exc)))
+            return report
+
+
+def list_tags(image: str, options: app.Options) -> list[str]:
+    ref = parse_reference(image)
+    with app.registry_client(options) as client:
+        return client.list_tags(ref)
+
+
+def policy_select(expression: str, tags: Sequence[str], current: str | None) -> str | None:
+    """The tag the policy would move to, or None when there is nothing newer."""
+    ranking = parse_policy(expression).rank(list(tags), current)
+    return ranking.upgrades[0] if ranking.upgrades else None
+
+
+def error_report(exc: ImageUpdaterError) -> Report:
+    report = Report()
+    report.add_error(ErrorEntry(exc.kind, str(exc)))
+    return report

@@ -1,0 +1,82 @@
+"""`alphabetical:<regex>` and `numerical:<regex>`: tags ordered by a captured value.
+
+For tags that are not versions: date stamps, build numbers, `main-<sha>-<timestamp>`.
+The regex is searched (unanchored, as in Flux) in the tag; the value that orders is the
+first capture group, or the whole tag when the regex has none. A tag whose first group does
+not take part in the match, or (numerical) whose value is not a number, is simply not a
+candidate: one odd tag in a registry must not stop every update. Python `re` syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+
+from imageupdater.errors import PolicyError
+from imageupdater.policy.base import Ranking, rank_keyed
+from imageupdater.policy.exclusions import is_excluded
+
+# a decimal number as `strconv.ParseFloat` reads the usual ones; no nan/inf/underscores
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _compile(kind: str, argument: str) -> re.Pattern[str]:
+    text = argument.strip()
+    if not text:
+        raise PolicyError(f"policy {kind!r} needs a regular expression, e.g. '{kind}:^build-(.*)$'")
+    try:
+        return re.compile(text)
+    except re.error as error:
+        raise PolicyError(f"policy '{kind}:{text}': invalid regular expression: {error}") from None
+
+
+def _captured(pattern: re.Pattern[str], tag: str) -> str | None:
+    match = pattern.search(tag)
+    if match is None:
+        return None
+    return match.group(1) if pattern.groups else tag
+
+
+class AlphabeticalPolicy:
+    """The greatest captured string (code-point order, as Go's byte order for ASCII)."""
+
+    __slots__ = ("expression", "pattern")
+
+    def __init__(self, argument: str) -> None:
+        self.pattern = _compile("alphabetical", argument)
+        self.expression = f"alphabetical:{self.pattern.pattern}"
+
+    def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
+        keyed = [
+            (value, tag)
+            for tag in set(tags)
+            if not is_excluded(tag) and (value := _captured(self.pattern, tag)) is not None
+        ]
+        reference = _captured(self.pattern, current) if current is not None else None
+        return rank_keyed(keyed, reference, current)
+
+
+class NumericalPolicy:
+    """The greatest captured number (integers, decimals, exponents; exact comparison)."""
+
+    __slots__ = ("expression", "pattern")
+
+    def __init__(self, argument: str) -> None:
+        self.pattern = _compile("numerical", argument)
+        self.expression = f"numerical:{self.pattern.pattern}"
+
+    def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
+        keyed = [
+            (value, tag)
+            for tag in set(tags)
+            if not is_excluded(tag) and (value := self._number(tag)) is not None
+        ]
+        reference = self._number(current) if current is not None else None
+        return rank_keyed(keyed, reference, current)
+
+    def _number(self, tag: str) -> Decimal | None:
+        text = _captured(self.pattern, tag)
+        if text is None or _NUMBER.fullmatch(text) is None:
+            return None
+        return Decimal(text)

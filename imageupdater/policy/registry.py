@@ -1,0 +1,72 @@
+"""Policy kinds and the parser of inline policy expressions (`kind` or `kind:<argument>`).
+
+`POLICIES` is the explicit plug-in table: a kind maps to a factory that takes the text
+after `kind:` ("" when there is none) and raises PolicyError for a bad argument, so an
+invalid policy fails once, when it is loaded. A kind is added by adding one entry here;
+`parse_policy` needs no change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from imageupdater.errors import PolicyError
+from imageupdater.policy import relative
+from imageupdater.policy.base import NO_CANDIDATE, Ranking, TagPolicy
+from imageupdater.policy.keyed import AlphabeticalPolicy, NumericalPolicy
+from imageupdater.policy.semver import SemverPolicy
+
+
+class NeverPolicy:
+    """`never`: no tag is ever a candidate (the engine reports the container as `never`)."""
+
+    __slots__ = ("expression",)
+
+    def __init__(self, argument: str = "") -> None:
+        if argument.strip():
+            raise PolicyError(f"policy 'never' takes no argument (got never:{argument.strip()})")
+        self.expression = "never"
+
+    def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
+        return NO_CANDIDATE
+
+
+POLICIES: dict[str, Callable[[str], TagPolicy]] = {
+    "semver": SemverPolicy,
+    "major": relative.major,
+    "minor": relative.minor,
+    "patch": relative.patch,
+    "alphabetical": AlphabeticalPolicy,
+    "numerical": NumericalPolicy,
+    "never": NeverPolicy,
+}
+
+#: SPEC §3.1 kinds that a later change implements; named until then for a clear error
+PLANNED: tuple[str, ...] = ("glob", "regex", "digest")
+
+
+def parse_policy(expression: str) -> TagPolicy:
+    """Parse an inline policy expression such as `semver:^1.2`, `minor` or `never`.
+
+    Raises PolicyError with a user-facing message that names the bad part.
+    """
+    text = expression.strip()
+    if not text:
+        raise PolicyError("policy expression is empty")
+    if text.startswith("@"):
+        raise PolicyError(f"policy kind '@<namespace>/<name>' is not supported yet ({text})")
+    kind, colon, argument = text.partition(":")
+    factory = POLICIES.get(kind)
+    if factory is None:
+        raise PolicyError(_unknown(kind, text))
+    if colon and not argument.strip():
+        raise PolicyError(f"policy {text!r}: nothing after ':'")
+    return factory(argument)
+
+
+def _unknown(kind: str, text: str) -> str:
+    if kind in PLANNED:
+        return f"policy kind {kind!r} is not supported yet"
+    known = ", ".join(sorted(POLICIES))
+    hint = f"; kinds are lowercase: {kind.lower()!r}" if kind.lower() in POLICIES else ""
+    return f"unknown policy kind {kind!r} in {text!r} (known: {known}){hint}"

@@ -1,0 +1,205 @@
+"""`apply_edits`: splice new values into the original text, then prove nothing else changed.
+
+A ruamel round-trip dump would re-indent, re-wrap and drop comments, so the file is never
+re-serialised. Each new value is rendered in its scalar's own style (see `quoting`) and
+spliced into the text at the scalar's span; every byte outside the spans is kept as it was.
+The result is then parsed again and its event stream compared with the original one:
+
+* same number and kinds of events, same anchors, tags, flow styles and document markers;
+* every scalar not edited reads the same value in the same style, at its old offset
+  shifted by the length change of the edits before it;
+* every edited scalar reads exactly the intended value, at exactly the spliced span.
+
+Any difference raises `RewriteError` naming the line, and the caller leaves the file alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from imageupdater.errors import RewriteError, YamlParseError
+
+from .compose import value_start
+from .events import Event, Kind, Stream
+from .load import parse_stream
+from .nodes import Edit
+from .quoting import block_line_is_safe, double_quoted, plain_is_safe, single_quoted
+
+_BREAKS = "\r\n\x85\u2028\u2029"
+
+
+class _Splice(NamedTuple):
+    start: int
+    end: int
+    text: str  # the source text that replaces [start, end)
+    event: int  # index of the scalar's event in the stream
+    value: str  # what the scalar must read as afterwards
+    style: str  # the style it must have afterwards
+
+    @property
+    def delta(self) -> int:
+        return len(self.text) - (self.end - self.start)
+
+
+def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+    """`text` with each edited scalar's value replaced, verified by a re-parse (module doc)."""
+    if not edits:
+        return text
+    stream = parse_stream(text)
+    splices = _plan(text, stream, edits)
+    if not splices:
+        return text
+    pieces: list[str] = []
+    position = 0
+    for splice in splices:
+        pieces.append(text[position : splice.start])
+        pieces.append(splice.text)
+        position = splice.end
+    pieces.append(text[position:])
+    result = "".join(pieces)
+    _verify(stream, result, splices)
+    return result
+
+
+def _plan(text: str, stream: Stream, edits: Sequence[Edit]) -> list[_Splice]:
+    """One splice per scalar that actually changes, in text order; conflicts are refused."""
+    events = stream.events
+    by_start = {
+        value_start(text, event): index
+        for index, event in enumerate(events)
+        if event.kind == Kind.SCALAR
+    }
+    chosen: dict[int, tuple[str, _Splice | None]] = {}
+    for edit in edits:
+        scalar = edit.scalar
+        if scalar.alias:
+            raise RewriteError(
+                f"line {scalar.line}: the value {scalar.value!r} is used through an alias or"
+                " merge key; editing it there would change the anchor and every other use"
+            )
+        index = by_start.get(scalar.start)
+        if index is None or events[index].end != scalar.end or events[index].value != scalar.value:
+            raise RewriteError(
+                f"line {scalar.line}: no scalar {scalar.value!r} at this place of the text"
+                " (was it loaded from a different version of the file?)"
+            )
+        previous = chosen.get(index)
+        if previous is not None:
+            if previous[0] != edit.new_value:
+                raise RewriteError(f"line {scalar.line}: two different new values for one scalar")
+            continue
+        splice = None
+        if edit.new_value != scalar.value:
+            splice = _render(text, events[index], index, scalar.start, edit.new_value)
+        chosen[index] = (edit.new_value, splice)
+    return sorted(
+        (splice for _, splice in chosen.values() if splice is not None),
+        key=lambda splice: splice.start,
+    )
+
+
+def _render(text: str, event: Event, index: int, start: int, new: str) -> _Splice:
+    line = event.line + 1
+    try:
+        new.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RewriteError(f"line {line}: the new value is not valid Unicode") from None
+    style = event.style
+    if style == "":
+        if start == event.end:
+            raise RewriteError(f"line {line}: the value is empty; there is no text to replace")
+        if plain_is_safe(new, in_flow=event.flow, colon_seen=":" in event.value):
+            return _Splice(start, event.end, new, index, new, "")
+    elif style == "'":
+        quoted = single_quoted(new)
+        if quoted is not None:
+            return _Splice(start, event.end, quoted, index, new, "'")
+    elif style in "|>":
+        return _render_block(text, event, index, start, new)
+    return _Splice(start, event.end, double_quoted(new), index, new, '"')
+
+
+def _render_block(text: str, event: Event, index: int, start: int, new: str) -> _Splice:
+    """Replace the one content line of a block scalar; header, indent and chomping stay."""
+    line = event.line + 1
+    content = _content_lines(text, start, event.end)
+    old_core = event.value.rstrip("\n")
+    if len(content) != 1 or text[content[0][0] : content[0][1]] != old_core:
+        raise RewriteError(
+            f"line {line}: only a block scalar with a single content line can be edited"
+        )
+    trailing = event.value[len(old_core) :]  # line breaks the chomping indicator adds
+    core = new.rstrip("\n")
+    if new[len(core) :] not in ("", trailing) or not block_line_is_safe(core):
+        raise RewriteError(
+            f"line {line}: {new!r} cannot be the content of this {event.style} block scalar"
+        )
+    return _Splice(content[0][0], content[0][1], core, index, core + trailing, event.style)
+
+
+def _content_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(first non-space, line end) of each non-blank line after the block header."""
+    lines: list[tuple[int, int]] = []
+    position = _line_end(text, start, end)
+    while position < end:
+        position += 2 if text.startswith("\r\n", position) else 1
+        line_end = _line_end(text, position, end)
+        first = position
+        while first < line_end and text[first] == " ":
+            first += 1
+        if first < line_end:
+            lines.append((first, line_end))
+        position = line_end
+    return lines
+
+
+def _line_end(text: str, position: int, end: int) -> int:
+    while position < end and text[position] not in _BREAKS:
+        position += 1
+    return position
+
+
+def _verify(old: Stream, result: str, splices: Sequence[_Splice]) -> None:
+    """Raise `RewriteError` unless `result` differs from the original only as planned."""
+    try:
+        new = parse_stream(result)
+    except YamlParseError as exc:
+        raise RewriteError(f"the edited text would not parse: {exc}") from None
+    planned = {splice.event: splice for splice in splices}
+    shift, pending = 0, list(reversed(splices))
+    for index, (before, after) in enumerate(zip(old.events, new.events, strict=False)):
+        while pending and pending[-1].end <= before.start:
+            shift += pending.pop().delta
+        splice = planned.get(index)
+        _compare(before, after, shift, splice)
+    if len(old.events) != len(new.events):
+        last = old.events[min(len(old.events), len(new.events)) - 1]
+        raise RewriteError(f"line {last.line + 1}: the edit would change the document structure")
+
+
+def _compare(before: Event, after: Event, shift: int, splice: _Splice | None) -> None:
+    line = before.line + 1
+    if (
+        before.kind != after.kind
+        or before.anchor != after.anchor
+        or before.tag != after.tag
+        or before.flow != after.flow
+        or before.explicit != after.explicit
+    ):
+        raise RewriteError(f"line {line}: the edit would change the document structure")
+    if before.kind == Kind.ALIAS and before.value != after.value:
+        raise RewriteError(f"line {line}: the edit would change an alias")
+    if before.kind != Kind.SCALAR:
+        return
+    if splice is None:
+        value, style, growth = before.value, before.style, 0
+    else:
+        value, style, growth = splice.value, splice.style, splice.delta
+    if after.value != value or after.style != style:
+        raise RewriteError(
+            f"line {line}: the value would read back as {after.value!r} ({after.style or 'plain'})"
+            f" instead of {value!r} ({style or 'plain'})"
+        )
+    if after.start != before.start + shift or after.end != before.end + shift + growth:
+        raise RewriteError(f"line {line}: the edit would move the value's text unexpectedly")

@@ -1,0 +1,33 @@
+"""Shared fixtures. Keep this file small: fixtures used by one package live in that package.
+
+`registry` is one real registry (Debian's docker-registry, plain HTTP on 127.0.0.1) for
+the whole session; tests use their own repository names so they never see each other's
+images. Without the binary, the tests that need it are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from imageupdater.devtools import LocalRegistry, Pusher, RegistryNotInstalled, start_registry
+from imageupdater.devtools.localregistry import registry_binary
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    try:
+        registry_binary()
+    except RegistryNotInstalled as exc:
+        pytest.skip(str(exc))
+    with start_registry(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def pusher(registry: LocalRegistry) -> Iterator[Pusher]:
+    """Pushes images into `registry` over HTTP; `seed_storage(registry.root, …)` for volume."""
+    with httpx.Client(base_url=registry.url, timeout=30) as client:
+        yield Pusher(client)
