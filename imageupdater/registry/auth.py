@@ -83,7 +83,6 @@ class Authenticator:
         self._challenges: dict[str, Challenge] = {}
         self._tokens: dict[tuple[str, str, str, str], tuple[str, float]] = {}
         self._fetch_locks: dict[tuple[str, str, str, str], threading.Lock] = {}
-        self.token_requests = 0  # how many tokens were fetched; for tests and benchmarks
 
     def for_request(self, registry: str, scope: str) -> httpx.Auth:
         return _ChallengeAuth(self, registry, scope)
@@ -143,7 +142,6 @@ class Authenticator:
             token, ttl = self._fetch(realm, service, scope, registry, creds)
             with self._lock:
                 self._tokens[key] = (token, self._clock() + ttl * (1 - EXPIRY_MARGIN))
-                self.token_requests += 1
             return token
 
     def _fetch(

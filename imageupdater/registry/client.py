@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -37,6 +37,7 @@ from .auth import Authenticator
 from .credentials import CredentialStore
 from .hosts import InsecureHosts, endpoint, ssl_context, unverified_ssl_context
 from .mediatypes import MANIFEST_ACCEPT
+from .ratelimit import RateLimiter
 from .reference import is_digest, is_tag
 from .retry import RetryPolicy
 
@@ -60,12 +61,15 @@ class RegistryClient:
         max_attempts: int = 4,
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
+        rate_limits: Mapping[str, float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`rate_limits`: requests per second by registry name; `sleep`: for tests."""
         self.requests: Counter[tuple[str, int]] = Counter()
         self._count_lock = threading.Lock()
         self._insecure = InsecureHosts(insecure_hosts)
         self._retry = RetryPolicy(max_attempts, backoff, max_retry_after, sleep)
+        self._limiter = RateLimiter(rate_limits or {}, sleep)
         self._schemes: dict[str, str] = {}
         self._schemes_lock = threading.Lock()
         options: dict[str, Any] = {
@@ -127,6 +131,11 @@ class RegistryClient:
             raise RegistryUnavailable(f"invalid manifest headers from {image.registry}")
         return ManifestInfo(digest=digest, media_type=media_type)
 
+    def request_counts(self) -> dict[tuple[str, int], int]:
+        """A consistent copy of `requests`, safe to read while other threads scan."""
+        with self._count_lock:
+            return dict(self.requests)
+
     def close(self) -> None:
         self._verified.close()
         self._unverified.close()
@@ -149,8 +158,13 @@ class RegistryClient:
     ) -> httpx.Response:
         host = endpoint(image.registry)
         auth = self._auth.for_request(image.registry, f"repository:{image.repository}:pull")
+
+        def send() -> httpx.Response:
+            self._limiter.wait(image.registry)
+            return self._send_once(method, host, path, headers, auth)
+
         try:
-            return self._retry.run(lambda: self._send_once(method, host, path, headers, auth), host)
+            return self._retry.run(send, host)
         except httpx.HTTPError as exc:  # not transport errors (retried): decoding, redirects
             raise RegistryUnavailable(
                 f"invalid response from {host} ({type(exc).__name__})"

@@ -138,7 +138,7 @@ def _credentials(entry: dict[str, Any] | None) -> Credentials | None:
     """`auths` entries use lower-case keys, credential helpers capitalised ones."""
     if not entry:
         return None
-    token = entry.get("IdentityToken") or entry.get("identitytoken") or ""
+    token = entry.get("IdentityToken") or ""  # docker.auth capitalises it from both sources
     user = entry.get("username") or entry.get("Username") or ""
     password = entry.get("password") or entry.get("Password") or ""
     if token:

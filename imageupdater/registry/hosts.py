@@ -54,13 +54,22 @@ class InsecureHosts:
     """Matcher for `--insecure-registry HOST[:PORT]`; a host without a port matches any port."""
 
     def __init__(self, entries: Iterable[str]) -> None:
-        self._entries = {split_host_port(entry) for entry in entries if entry.strip()}
+        self._entries = {split_host_port(_bare(entry)) for entry in entries if entry.strip()}
 
     def allows_plain_http(self, hostport: str) -> bool:
         host, port = split_host_port(hostport)
         if is_loopback(host):
             return True
         return (host, None) in self._entries or (host, port) in self._entries
+
+
+def _bare(entry: str) -> str:
+    """Accept `http://registry.local:5000/` as well as `registry.local:5000`."""
+    text = entry.strip()
+    for scheme in ("http://", "https://"):
+        if text.lower().startswith(scheme):
+            text = text[len(scheme) :]
+    return text.rstrip("/")
 
 
 def ssl_context() -> ssl.SSLContext:

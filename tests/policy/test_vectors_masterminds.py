@@ -116,7 +116,8 @@ TESTED: dict[str, set[str]] = {
 
 def allows(constraint: str, version: str) -> bool:
     parsed = parse_tag(version)
-    assert parsed is not None and parsed.is_semver, f"{version!r} must read as a version"
+    assert parsed is not None, f"{version!r} must read as a version"
+    assert parsed.is_semver, f"{version!r} must have 1-3 parts"
     return parse_range(constraint).allows(parsed.core, parsed.prerelease)
 
 
@@ -222,9 +223,15 @@ def test_comparison_operators(table: str, index: int, row: dict[str, Any]) -> No
     assert COMPARISONS[table](order, 0) is row["expected"]
 
 
+def _compare(left: str, right: str) -> int:
+    order = compare_tags(left, right)
+    assert order is not None
+    return order
+
+
 def test_collection_sorts_like_masterminds() -> None:
     collection = VERSIONS["TestCollection"]
-    ordered = sorted(collection["input"], key=cmp_to_key(lambda a, b: compare_tags(a, b) or 0))
+    ordered = sorted(collection["input"], key=cmp_to_key(_compare))
     rendered = []
     for tag in ordered:
         parsed = parse_tag(tag)

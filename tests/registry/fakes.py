@@ -43,7 +43,6 @@ def client(handler: Handler, **options: Any) -> tuple[RegistryClient, Recorder, 
     """A RegistryClient over `handler` with recorded requests and recorded (not slept) waits."""
     recorder = Recorder(handler)
     sleeps: list[float] = []
-    options.setdefault("docker_config", None)
     registry = RegistryClient(
         transport=httpx.MockTransport(recorder), sleep=sleeps.append, **options
     )

@@ -94,7 +94,7 @@ def test_parse_prefers_bearer_among_several_challenges() -> None:
 
 def test_bearer_challenge_is_answered_and_the_token_cached_per_scope() -> None:
     fake = BearerRegistry()
-    registry, recorder, _ = client(fake)
+    registry, _recorder, _ = client(fake)
     assert registry.list_tags(APP) == ["1.0"]
     assert registry.list_tags(APP) == ["1.0"]
     assert registry.manifest(APP, "1.0") is not None
@@ -165,7 +165,7 @@ def test_a_token_service_outage_is_retried_then_unavailable() -> None:
 
     registry, _, sleeps = client(handler)
     with pytest.raises(
-        RegistryUnavailable, match="^token service auth.test: HTTP 503 after 4 tries$"
+        RegistryUnavailable, match=r"^token service auth.test: HTTP 503 after 4 tries$"
     ):
         registry.list_tags(APP)
     assert len(sleeps) == 3
@@ -178,7 +178,7 @@ def test_garbage_from_the_token_service_is_unavailable() -> None:
         return BearerRegistry()(request)
 
     registry, _, _ = client(handler, max_attempts=1)
-    with pytest.raises(RegistryUnavailable, match="invalid response"):
+    with pytest.raises(RegistryUnavailable, match=r"invalid response"):
         registry.list_tags(APP)
 
 
@@ -211,7 +211,7 @@ def test_credentials_are_not_sent_to_a_plain_http_realm(tmp_path: Path) -> None:
         return httpx.Response(401, headers={"WWW-Authenticate": challenge})
 
     registry, recorder, _ = client(handler, docker_config=config)
-    with pytest.raises(AuthError, match="not HTTPS"):
+    with pytest.raises(AuthError, match=r"not HTTPS"):
         registry.list_tags(APP)
     assert all(r.url.host == "registry.test" for r in recorder.requests)
 
@@ -301,7 +301,7 @@ def test_no_credentials_is_an_auth_error_that_says_so() -> None:
 
 def test_403_is_an_auth_error() -> None:
     registry, _, _ = client(lambda request: errors(403, "DENIED"))
-    with pytest.raises(AuthError, match="^403 denied"):
+    with pytest.raises(AuthError, match=r"^403 denied"):
         registry.list_tags(APP)
 
 
@@ -319,14 +319,14 @@ def assert_no_secret(error: BaseException) -> None:
 
 
 def test_explicit_config_path_must_exist(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match=r"does not exist"):
         CredentialStore(tmp_path / "missing.json")
 
 
 def test_invalid_config_json_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text("{not json")
-    with pytest.raises(ConfigError, match="not valid JSON"):
+    with pytest.raises(ConfigError, match=r"not valid JSON"):
         CredentialStore(path)
 
 
@@ -346,7 +346,8 @@ def test_default_config_comes_from_docker_config_dir(
     monkeypatch.delenv("DOCKER_AUTH_CONFIG", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     creds = CredentialStore().lookup("r.test")
-    assert creds is not None and creds.username == "dc"
+    assert creds is not None
+    assert creds.username == "dc"
 
 
 def test_docker_auth_config_env_holds_the_json(
@@ -357,10 +358,12 @@ def test_docker_auth_config_env_holds_the_json(
     auth = base64.b64encode(f"env:{PASSWORD}".encode()).decode()
     monkeypatch.setenv("DOCKER_AUTH_CONFIG", json.dumps({"auths": {"r.test": {"auth": auth}}}))
     creds = CredentialStore().lookup("r.test")
-    assert creds is not None and creds.username == "env"
+    assert creds is not None
+    assert creds.username == "env"
     # an explicit path wins over the environment
     explicit = CredentialStore(tmp_path / "config.json").lookup("r.test")
-    assert explicit is not None and explicit.username == "file"
+    assert explicit is not None
+    assert explicit.username == "file"
 
 
 def test_no_config_anywhere_means_anonymous(
@@ -378,7 +381,8 @@ def test_missing_credential_helper_falls_back_to_auths(
     write_docker_config(path, {"r.test": ("plain", PASSWORD)}, credsStore="imageupdater-absent")
     with caplog.at_level(logging.WARNING):
         creds = CredentialStore(path).lookup("r.test")
-    assert creds is not None and creds.username == "plain"
+    assert creds is not None
+    assert creds.username == "plain"
     assert "docker-credential-imageupdater-absent" in caplog.text
     assert CredentialStore(path).lookup("other.test") is None
 
@@ -387,10 +391,8 @@ def test_credential_helpers_are_run_through_the_docker_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     helper = tmp_path / "docker-credential-fake"
-    helper.write_text(
-        "#!/bin/sh\nread server\n"
-        f'echo "{{\\"ServerURL\\":\\"$server\\",\\"Username\\":\\"helper\\",\\"Secret\\":\\"{PASSWORD}\\"}}"\n'
-    )
+    answer = json.dumps({"ServerURL": "r.test", "Username": "helper", "Secret": PASSWORD})
+    helper.write_text(f"#!/bin/sh\ncat >/dev/null\necho '{answer}'\n")
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     path = tmp_path / "config.json"

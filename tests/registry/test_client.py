@@ -50,7 +50,7 @@ def test_a_link_to_another_host_is_fetched_from_the_registry_itself() -> None:
 def test_pagination_that_loops_is_an_outage_not_a_hang() -> None:
     link = {"Link": '</v2/team/app/tags/list?last=x>; rel="next"'}
     registry, _, _ = client(lambda request: tags_response("team/app", ["x"], link))
-    with pytest.raises(RegistryUnavailable, match="pagination does not end"):
+    with pytest.raises(RegistryUnavailable, match=r"pagination does not end"):
         registry.list_tags(APP)
 
 
@@ -103,7 +103,7 @@ def test_persistent_503_is_unavailable_after_max_attempts() -> None:
 
 def test_attempts_are_configurable() -> None:
     registry, recorder, _ = client(lambda request: httpx.Response(502), max_attempts=2)
-    with pytest.raises(RegistryUnavailable, match="^HTTP 502 after 2 tries$"):
+    with pytest.raises(RegistryUnavailable, match=r"^HTTP 502 after 2 tries$"):
         registry.list_tags(APP)
     assert len(recorder.requests) == 2
 
@@ -113,7 +113,9 @@ def test_timeouts_are_retried_then_reported() -> None:
         raise httpx.ReadTimeout("timed out", request=request)
 
     registry, recorder, _ = client(handler)
-    with pytest.raises(RegistryUnavailable, match="timeout talking to registry.test after 4 tries"):
+    with pytest.raises(
+        RegistryUnavailable, match=r"timeout talking to registry.test after 4 tries"
+    ):
         registry.list_tags(APP)
     assert len(recorder.requests) == 4
 
@@ -180,7 +182,7 @@ def test_parse_retry_after_http_date() -> None:
 )
 def test_garbage_answers_are_unavailable(response: httpx.Response) -> None:
     registry, _, _ = client(lambda request: response)
-    with pytest.raises(RegistryUnavailable, match="registry.test"):
+    with pytest.raises(RegistryUnavailable, match=r"registry\.test"):
         registry.list_tags(APP)
 
 
@@ -279,6 +281,7 @@ def test_loopback_falls_back_to_plain_http_and_remembers_it(host: str) -> None:
         (["registry.local"], "registry.local:5000"),
         (["registry.local"], "registry.local"),
         (["REGISTRY.local"], "registry.local:8443"),
+        (["http://registry.local:5000/"], "registry.local:5000"),
     ],
 )
 def test_insecure_hosts_fall_back_to_plain_http(insecure: list[str], host: str) -> None:
@@ -297,7 +300,7 @@ def test_insecure_hosts_fall_back_to_plain_http(insecure: list[str], host: str) 
 )
 def test_other_hosts_never_fall_back_to_plain_http(insecure: list[str], host: str) -> None:
     registry, recorder, _ = client(https_refused, insecure_hosts=insecure)
-    with pytest.raises(RegistryUnavailable, match="after 4 tries"):
+    with pytest.raises(RegistryUnavailable, match=r"after 4 tries"):
         registry.list_tags(parse_reference(f"{host}/team/app"))
     assert {r.url.scheme for r in recorder.requests} == {"https"}
 
@@ -321,3 +324,26 @@ def test_client_is_a_context_manager() -> None:
     registry, _, _ = client(lambda request: tags_response("team/app", TAGS))
     with registry as entered:
         assert entered is registry
+
+
+def test_rate_limit_spaces_requests_to_one_registry() -> None:
+    registry, recorder, sleeps = client(
+        lambda request: tags_response("team/app", TAGS), rate_limits={"registry.test": 10}
+    )
+    other = parse_reference("other.test/team/app")
+    for _ in range(4):
+        registry.list_tags(APP)
+        registry.list_tags(other)
+    assert len(recorder.requests) == 8
+    # the mock answers instantly, so each request waits for its 0.1 s slot: 0.1, 0.2, 0.3
+    assert len(sleeps) == 3
+    assert sum(sleeps) == pytest.approx(0.6, abs=0.05)
+
+
+def test_request_counts_is_a_copy() -> None:
+    registry, _, _ = client(lambda request: tags_response("team/app", TAGS))
+    registry.list_tags(APP)
+    counts = registry.request_counts()
+    registry.list_tags(APP)
+    assert counts == {("registry.test", 200): 1}
+    assert registry.requests[("registry.test", 200)] == 2

@@ -25,10 +25,8 @@ PASSWORD = "s3cret-Pa55"
 
 
 @pytest.fixture
-def anonymous(tmp_path: Path) -> Iterator[RegistryClient]:
-    empty = tmp_path / "empty-config.json"
-    empty.write_text("{}")
-    with RegistryClient(docker_config=str(empty)) as client:
+def anonymous() -> Iterator[RegistryClient]:
+    with RegistryClient() as client:  # no config: see no_user_docker_config
         yield client
 
 
@@ -48,7 +46,8 @@ def test_tags_and_digests_of_every_manifest_kind(
         assert info is not None
         assert (info.digest, info.media_type) == (digest, media_type)
     by_digest = anonymous.manifest(image, pushed["2.0.0"][0])
-    assert by_digest is not None and by_digest.media_type == mt.OCI_INDEX
+    assert by_digest is not None
+    assert by_digest.media_type == mt.OCI_INDEX
     assert anonymous.requests[(registry.host, 200)] == 6
 
 
@@ -59,7 +58,7 @@ def test_missing_tag_is_none_and_unknown_repository_an_error(
     image = parse_reference(f"{registry.host}/missing/app")
     assert anonymous.manifest(image, "9.9.9") is None
     unknown = parse_reference(f"{registry.host}/no/such-repo")
-    with pytest.raises(RegistryError, match="not found.*NAME_UNKNOWN"):
+    with pytest.raises(RegistryError, match=r"not found.*NAME_UNKNOWN"):
         anonymous.list_tags(unknown)
     assert anonymous.manifest(unknown, "1.0") is None
 
@@ -74,7 +73,8 @@ def test_seeded_storage_is_served_like_pushed_content(
     image = parse_reference(f"{registry.host}/seeded/app")
     assert sorted(anonymous.list_tags(image)) == sorted(tags)
     info = anonymous.manifest(image, "0.3.7")
-    assert info is not None and info.digest == digests["0.3.7"]
+    assert info is not None
+    assert info.digest == digests["0.3.7"]
     assert len(set(digests.values())) == 10  # one manifest per distinct `created`
     # the config blob really says when it was built
     manifest = httpx.get(
@@ -132,7 +132,7 @@ def test_basic_auth_wrong_password(basic_registry: LocalRegistry, tmp_path: Path
 def test_basic_auth_without_credentials(
     basic_registry: LocalRegistry, anonymous: RegistryClient
 ) -> None:
-    with pytest.raises(AuthError, match="no credentials"):
+    with pytest.raises(AuthError, match=r"no credentials"):
         anonymous.list_tags(parse_reference(f"{basic_registry.host}/private/app"))
 
 
@@ -141,17 +141,19 @@ def token_registry(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LocalRegistry, TokenServer]]:
     work = tmp_path_factory.mktemp("token")
-    with TokenServer(work, users={"bob": PASSWORD}) as tokens:
-        with start_registry(work, token_auth=tokens.auth) as running:
-            for repo in ("tok/app", "tok/web"):
-                token = tokens.issue(
-                    "bob", [{"type": "repository", "name": repo, "actions": ["pull", "push"]}]
-                )
-                headers = {"Authorization": f"Bearer {token}"}
-                with httpx.Client(base_url=running.url, headers=headers) as client:
-                    Pusher(client).push_image(repo, "1.0.0")
-            tokens.requests.clear()
-            yield running, tokens
+    with (
+        TokenServer(work, users={"bob": PASSWORD}) as tokens,
+        start_registry(work, token_auth=tokens.auth) as running,
+    ):
+        for repo in ("tok/app", "tok/web"):
+            token = tokens.issue(
+                "bob", [{"type": "repository", "name": repo, "actions": ["pull", "push"]}]
+            )
+            headers = {"Authorization": f"Bearer {token}"}
+            with httpx.Client(base_url=running.url, headers=headers) as client:
+                Pusher(client).push_image(repo, "1.0.0")
+        tokens.requests.clear()
+        yield running, tokens
 
 
 def test_bearer_token_auth(

@@ -51,7 +51,8 @@ def test_a_failing_repository_does_not_affect_the_others() -> None:
     assert result["registry.test/team/app"] == ["team/app-1", "team/app-2"]
     assert result["registry.test/team/web"] == ["team/web-1", "team/web-2"]
     missing, down = result["registry.test/team/missing"], result["registry.test/team/down"]
-    assert isinstance(missing, RegistryError) and not isinstance(missing, RegistryUnavailable)
+    assert isinstance(missing, RegistryError)
+    assert not isinstance(missing, RegistryUnavailable)
     assert isinstance(down, RegistryUnavailable)
     assert str(down) == "HTTP 503 after 4 tries"
 
