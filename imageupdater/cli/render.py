@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,8 @@ from rich.table import Table
 from imageupdater.engine import FileChange
 from imageupdater.report import Report
 
-stdout = Console(highlight=False, soft_wrap=True)
+# Piped output (CI logs, `| less`) gets wide tables instead of 80 truncated columns.
+stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -56,6 +56,7 @@ def parse_policy(expression: str) -> TagPolicy:
     if text.startswith("@"):
         raise PolicyError(f"policy kind '@<namespace>/<name>' is not supported yet ({text})")
     kind, colon, argument = text.partition(":")
+    kind = kind.strip()
     factory = POLICIES.get(kind)
     if factory is None:
         raise PolicyError(_unknown(kind, text))

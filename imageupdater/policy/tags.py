@@ -6,6 +6,9 @@ as::
 
     [vV] N[.N[.N[.N]]] [_N] [-suffix | glued-word-suffix] [+build]
 
+(a glued suffix, as in `1.1.0rc1` or `2.0.0b3`, must start with a pre-release word and
+follow at least two numeric parts).
+
 The suffix is a *pre-release* when its first identifier (split on `.` and `-`) is a
 pre-release word (`rc`, `RC3`, `beta`, `b2`, ...); the pre-release is that identifier plus
 the purely numeric identifiers right after it, and whatever follows is the *variant*
@@ -135,8 +138,10 @@ def parse_tag(tag: str) -> ParsedTag | None:
     prerelease: tuple[Identifier, ...] = ()
     variant = ""
     if glued is not None:
-        split = _split_suffix(glued)
-        if split is None:  # `1.0.0p`: letters glued to the version must be a pre-release word
+        # letters glued to the version must be a pre-release word (`1.0.0p` is no version),
+        # after at least two parts: `1b23456` is a short git sha, not 1-beta.23456
+        split = _split_suffix(glued) if len(numbers) >= 2 else None
+        if split is None:
             return None
         prerelease, variant = split
     elif suffix is not None:

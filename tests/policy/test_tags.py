@@ -29,6 +29,7 @@ from imageupdater.policy.tags import parse_tag
         ("1.1.0rc1", (1, 1, 0), "", "rc.1", "", None),
         ("2.0.0b3", (2, 0, 0), "", "beta.3", "", None),
         ("2.0.0b3-alpine", (2, 0, 0), "", "beta.3", "alpine", None),
+        ("3.13a1", (3, 13), "", "alpha.1", "", None),
         ("1.25.3-alpine", (1, 25, 3), "", None, "alpine", None),
         ("1.25.3-alpine3.19", (1, 25, 3), "", None, "alpine3.19", None),
         ("3.12-slim-bookworm", (3, 12), "", None, "slim-bookworm", None),
@@ -91,6 +92,8 @@ def test_reading(
         "-1",
         "sha256-abc",
         "b4e5f6a",
+        "1b23456",  # a short sha, not 1-beta.23456: glued words need two numeric parts
+        "3a14159",
     ],
 )
 def test_not_a_version(tag: str) -> None:
