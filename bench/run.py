@@ -120,7 +120,9 @@ def main() -> int:
     updates = report["updates"]
     assert isinstance(updates, list)
     errors = report["errors"]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"input: {args.files} files, {args.refs} refs, {args.images} images x {args.tags} tags "
           f"(registry seeded in {seeded:.2f} s)")  # fmt: skip
     print(f"plan: wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, "

@@ -26,9 +26,7 @@ def _checked_root(root: Path) -> Path:
     return root.resolve()
 
 
-def plan(
-    root: Path, options: app.Options, progress: Callable[[str], None] | None = None
-) -> Plan:
+def plan(root: Path, options: app.Options, progress: Callable[[str], None] | None = None) -> Plan:
     root = _checked_root(root)
     with app.registry_client(options) as client:
         return make_plan(root, client, options.clock(), workers=options.workers, progress=progress)
@@ -49,7 +47,10 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
         raise ConfigError(f"--commit needs a Git repository; {root} is not in one")
     commit = workspace is not None and request.commit is not False
     settings = CommitSettings(
-        commit=commit, push=request.push and commit, branch=request.branch, template=request.template
+        commit=commit,
+        push=request.push and commit,
+        branch=request.branch,
+        template=request.template,
     )
     with app.registry_client(options) as client:
 

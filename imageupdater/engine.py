@@ -129,7 +129,9 @@ class Selector:
             else:
                 scannable.append(target)
         tags_by_image = scan_tags(
-            self._client, {t.ref.canonical: t.ref for t in scannable}.values(), workers=self._workers
+            self._client,
+            {t.ref.canonical: t.ref for t in scannable}.values(),
+            workers=self._workers,
         )
         for target in scannable:
             assert target.policy is not None
@@ -141,7 +143,9 @@ class Selector:
             if ranking.upgrades:
                 yield target, list(ranking.upgrades), target.policy_text
             elif ranking.candidates:
-                self._report.skipped.append(target.skip("up-to-date", f"{target.current} is newest"))
+                self._report.skipped.append(
+                    target.skip("up-to-date", f"{target.current} is newest")
+                )
             else:
                 detail = f"no tag of {target.ref.name} matches {target.policy_text}"
                 self._report.skipped.append(target.skip("no-candidate", detail))
@@ -177,8 +181,10 @@ class Selector:
         return decisions
 
 
-def render(sources: Sequence[SourceFile], decisions: Sequence[Decision], report: Report) -> list[FileChange]:
-    """Plan stage: splice the decisions into each file; a file that fails verification is left alone."""
+def render(
+    sources: Sequence[SourceFile], decisions: Sequence[Decision], report: Report
+) -> list[FileChange]:
+    """Plan stage: splice decisions into each file; a file failing verification is left alone."""
     by_file: dict[str, list[Decision]] = {}
     for decision in decisions:
         by_file.setdefault(decision.target.file, []).append(decision)
@@ -196,7 +202,14 @@ def render(sources: Sequence[SourceFile], decisions: Sequence[Decision], report:
                 report.skipped.append(d.target.skip("unsupported-value", f"file not edited: {exc}"))
             continue
         changes.append(
-            FileChange(source.path, source.relpath, source.data, encode(after_text), source.text, after_text)
+            FileChange(
+                source.path,
+                source.relpath,
+                source.data,
+                encode(after_text),
+                source.text,
+                after_text,
+            )
         )
         report.updates.extend(_update_row(d) for d in chosen)
     return changes

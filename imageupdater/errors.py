@@ -4,7 +4,7 @@ Adapters translate library exceptions at their boundary, so nothing from httpx, 
 ruamel crosses a layer. The tree decides how a failure is reported and retried::
 
     ImageUpdaterError
-    ├── ConfigError          bad policy, annotation, marker or config; permanent until the file changes
+    ├── ConfigError          bad policy, annotation, marker or config; permanent
     │   └── PolicyError      a policy expression that does not parse
     ├── AuthError            401/403 from a registry, git or a forge; reported distinctly
     ├── TransientError       retried with backoff; never read as "no update"

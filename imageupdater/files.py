@@ -57,7 +57,9 @@ def walk_yaml_files(root: Path) -> Iterator[Candidate]:
             dirnames.remove(linked)
             if not _inside(root, dirpath / linked):
                 rel = (dirpath / linked).relative_to(root).as_posix()
-                yield Candidate(dirpath / linked, rel, "ignored-file", "symlink leaves the scan root")
+                yield Candidate(
+                    dirpath / linked, rel, "ignored-file", "symlink leaves the scan root"
+                )
         template_roots.extend(dirpath / t for t in _chart_templates(dirpath, dirnames, filenames))
         in_templates = any(dirpath == t or t in dirpath.parents for t in template_roots)
         for name in sorted(filenames):

@@ -24,7 +24,8 @@ Update {{ updates|length }} images
 {%- endif %}
 
 {% for u in updates -%}
-- {{ u.workload or u.file }}{{ " " ~ u.container if u.container else "" }}: {{ u.image }} {{ u.from }} -> {{ u.to }} ({{ u.policy }})
+- {{ u.workload or u.file }}{{ " " ~ u.container if u.container else "" }}: \
+{{- " " }}{{ u.image }} {{ u.from }} -> {{ u.to }} ({{ u.policy }})
 {% endfor %}"""
 
 TRAILER = "Image-Update"

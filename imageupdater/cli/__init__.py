@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -36,7 +35,7 @@ policy_cli = typer.Typer(help="Try policies without a repository.", no_args_is_h
 cli.add_typer(policy_cli, name="policy")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
 
@@ -55,7 +54,9 @@ StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", help="Cache dir
 NowOpt = Annotated[
     str | None, typer.Option("--now", help="RFC 3339 time to use as the clock (freeze windows).")
 ]
-VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logs on stderr.")]
+VerboseOpt = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="More logs on stderr.")
+]
 
 
 def _options(
@@ -134,7 +135,9 @@ def apply(
     ] = None,
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push the commit.")] = False,
     branch: Annotated[str | None, typer.Option("--branch", help="Branch to push to.")] = None,
-    mode: Annotated[str, typer.Option("--mode", help="commit (pr mode is not built yet).")] = "commit",
+    mode: Annotated[
+        str, typer.Option("--mode", help="commit (pr mode is not built yet).")
+    ] = "commit",
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when updates were made.")
     ] = False,
@@ -189,7 +192,9 @@ def _read_tags(tags: Sequence[str], tags_file: Path | None) -> list[str]:
         try:
             text = sys.stdin.read() if str(tags_file) == "-" else tags_file.read_text()
         except OSError as exc:
-            raise click.BadParameter(f"cannot read: {exc.strerror}", param_hint="--tags-file") from None
+            raise click.BadParameter(
+                f"cannot read: {exc.strerror}", param_hint="--tags-file"
+            ) from None
         listed.extend(line.strip() for line in text.splitlines() if line.strip())
     return listed
 
@@ -211,7 +216,9 @@ def policy_select(
     except PolicyError as exc:
         raise click.BadParameter(str(exc), param_hint="EXPR") from None
     if fmt is Format.json:
-        render.print_json({"version": 1, "policy": expression, "current": current, "selected": chosen})
+        render.print_json(
+            {"version": 1, "policy": expression, "current": current, "selected": chosen}
+        )
     elif chosen is not None:
         print(chosen)
 

@@ -25,7 +25,9 @@ def print_json(document: dict[str, Any]) -> None:
 def print_report(report: Report, *, applied: bool) -> None:
     report.sort()
     if report.updates:
-        table = Table(title="Updates applied" if applied else "Updates pending", title_justify="left")
+        table = Table(
+            title="Updates applied" if applied else "Updates pending", title_justify="left"
+        )
         for column in ("file:line", "workload", "container", "image", "from", "to", "policy"):
             table.add_column(column)
         for u in report.updates:

@@ -210,9 +210,7 @@ def seeded(registry: LocalRegistry, pusher: Pusher) -> LocalRegistry:
 
 
 @pytest.fixture
-def fleet(
-    seeded: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Fleet:
+def fleet(seeded: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fleet:
     make_hermetic(tmp_path, monkeypatch)
     files = {**manifests(seeded.host), **BROKEN}
     remote, work = clone_pair(tmp_path, files)

@@ -92,7 +92,12 @@ def test_apply_edits_only_the_values_commits_with_trailers_and_pushes(
     )
     assert message.startswith("Update 5 images")
     changed = git(fleet.work, "diff", "--name-only", "HEAD~1", "HEAD").splitlines()
-    assert sorted(changed) == ["apps/api.yaml", "apps/cron.yaml", "apps/web.yaml", "apps/worker.yaml"]
+    assert sorted(changed) == [
+        "apps/api.yaml",
+        "apps/cron.yaml",
+        "apps/web.yaml",
+        "apps/worker.yaml",
+    ]
 
     for name, original in fleet.original.items():
         now = (fleet.work / name).read_bytes()
