@@ -128,8 +128,8 @@ def test_frozen_until_thaws_by_itself(tmp_path: Path, registry: FakeRegistry) ->
 
 
 def test_unknown_kinds_with_a_pod_template_and_pods(tmp_path: Path, registry: FakeRegistry) -> None:
-    write(tmp_path, "rollout.yaml", deployment("r", "reg.test/acme/web:1.0.0", {
-        "imageupdater.io/policy": "patch"}).replace("kind: Deployment", "kind: Rollout"))  # fmt: skip
+    rollout = deployment("r", "reg.test/acme/web:1.0.0", {"imageupdater.io/policy": "patch"})
+    write(tmp_path, "rollout.yaml", rollout.replace("kind: Deployment", "kind: Rollout"))
     write(tmp_path, "pod.yaml", (
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: ops\n"
         "  annotations: {imageupdater.io/policy: minor}\n"
