@@ -1,9 +1,9 @@
 """Deliver a plan in commit mode: write the files, commit them, push with retry (SPEC §4, §6).
 
-The loop is the one the SPEC asks for: on a rejected push, fetch and rebase our commit
-onto what someone else pushed, plan again on the new head (their commit may already hold
-the update, or move a pin), and push again. Our own unpublished commit is the only thing
-ever dropped; a user's branch is never reset or force-pushed.
+On a rejected push the branch is brought up to date with what someone else pushed and
+the plan is made again on the new head (their commit may already hold the update, or
+move a pin), then pushed again. Our own unpublished commit is the only thing ever
+dropped; a user's branch is never reset or force-pushed.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 
 from imageupdater.engine import FileChange, Plan
 from imageupdater.errors import AuthError, GitError, GitTransportError
-from imageupdater.report import ErrorEntry, Report, Update
+from imageupdater.report import ErrorEntry, Report
 from imageupdater.templates import commit_message
-from imageupdater.workspace import NothingToCommit, PushRejected, RebaseConflict, Workspace
+from imageupdater.workspace import NothingToCommit, PushRejected, Workspace
 
 MAX_PUSH_ATTEMPTS = 4
 
@@ -76,40 +76,38 @@ def write_changes(plan: Plan, workspace: Workspace | None) -> list[FileChange]:
     return written
 
 
-def _merge(report: Report, carried: Sequence[Update]) -> None:
-    """Updates committed by an earlier attempt stay reported, not as 'up-to-date'."""
-    moved = {(u.file, u.workload, u.container) for u in carried}
-    report.skipped[:] = [
-        s
-        for s in report.skipped
-        if not (s.reason == "up-to-date" and (s.file, s.workload, s.container) in moved)
-    ]
-    report.updates[:0] = carried
+def _commit(
+    plan: Plan, workspace: Workspace, written: Sequence[FileChange], settings: CommitSettings
+) -> str | None:
+    if not written:
+        return None
+    files = {c.relpath for c in written}
+    message = commit_message([u for u in plan.report.updates if u.file in files], settings.template)
+    try:
+        return workspace.commit_files([c.path for c in written], message, author=settings.author)
+    except NothingToCommit:
+        return None
 
 
 def deliver(
     make_plan: Callable[[], Plan], workspace: Workspace | None, settings: CommitSettings
 ) -> Report:
-    carried: list[Update] = []
+    """Plan, write, commit and push; on a rejected push start over from the remote's head.
+
+    Our commit is never stacked on a stale one: it is dropped (it was never published),
+    the branch is brought up to date like `git pull --rebase` (rebasing the user's own
+    unpushed commits), and the plan is made again, so the report always describes exactly
+    the one commit that was pushed.
+    """
     plan = make_plan()
     for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
-        written = write_changes(plan, workspace)
         report = plan.report
+        written = write_changes(plan, workspace)
         if workspace is None or not settings.commit:
             return report
-        sha: str | None = None
-        if written:
-            ours = [u for u in report.updates if u.file in {c.relpath for c in written}]
-            message = commit_message(ours, settings.template)
-            try:
-                sha = workspace.commit_files(
-                    [c.path for c in written], message, author=settings.author
-                )
-            except NothingToCommit:
-                sha = None
-        _merge(report, carried)
-        report.commit = workspace.head() if (sha or carried) else None
-        if not settings.push or report.commit is None:
+        sha = _commit(plan, workspace, written, settings)
+        report.commit = sha
+        if not settings.push or sha is None:
             return report
         try:
             workspace.push(settings.branch)
@@ -117,11 +115,15 @@ def deliver(
             if attempt == MAX_PUSH_ATTEMPTS:
                 report.add_error(ErrorEntry("git", f"push rejected {attempt} times; giving up"))
                 return report
-            carried = _rebase(workspace, settings, sha, report.updates)
+            workspace.undo_last_commit(sha)
+            try:
+                workspace.sync_with_remote(settings.branch)
+            except GitError as exc:
+                return _commit_locally(make_plan, workspace, settings, exc)
             time.sleep(settings.backoff * attempt)
             plan = make_plan()
             continue
-        except (GitTransportError, AuthError) as exc:
+        except (GitError, GitTransportError, AuthError) as exc:
             report.add_error(ErrorEntry(exc.kind, str(exc)))
             return report
         report.pushed = True
@@ -129,20 +131,13 @@ def deliver(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _rebase(
-    workspace: Workspace, settings: CommitSettings, sha: str | None, updates: list[Update]
-) -> list[Update]:
-    """Rebase onto the remote; when our own commit conflicts, drop it and plan again.
-
-    Any other failure (a conflict in one of the user's own unpushed commits, uncommitted
-    changes in the way) is the user's to resolve and propagates as a `GitError`.
-    """
-    try:
-        workspace.sync_with_remote(settings.branch)
-        return list(updates)
-    except RebaseConflict as exc:
-        if sha is None or exc.commit != sha:
-            raise
-        workspace.undo_last_commit(sha)
-        workspace.sync_with_remote(settings.branch)
-        return []
+def _commit_locally(
+    make_plan: Callable[[], Plan], workspace: Workspace, settings: CommitSettings, exc: GitError
+) -> Report:
+    """The branch cannot follow the remote (the user's own commits conflict): keep our
+    updates as a local commit, report why nothing was pushed, and leave the rest to them."""
+    plan = make_plan()
+    written = write_changes(plan, workspace)
+    plan.report.commit = _commit(plan, workspace, written, settings)
+    plan.report.add_error(ErrorEntry(exc.kind, f"not pushed: {exc}"))
+    return plan.report

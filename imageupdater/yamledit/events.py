@@ -6,14 +6,15 @@ written explicitly, whether a scalar sits inside a flow collection, and which oc
 an anchored node is the definition and which ones are aliases. Events are also cheaper:
 the composer would call the Python resolver once per scalar for nothing.
 
-Two parsers are used. The C parser of ruamel.yaml.clib (libyaml) is about 30 times faster
-than the pure-Python one and its marks are character offsets into the `str` — except that a
-leading BOM is not counted, which is corrected here. Its libyaml is old, though: it rejects
-some valid YAML (`{image: nginx:1.2}`, a colon inside a plain scalar in a flow mapping), and
-a BOM anywhere but at the start would shift its offsets. So the pure parser runs whenever
-the C one is missing, fails, or cannot be trusted with the text. Both report YAML 1.1/1.2
-line breaks the same way, and the verifying re-parse of an edit compares full event streams,
-so a disagreement between them can only lead to a refused edit, never to a wrong one.
+Two parsers are used. The C parser of ruamel.yaml.clib (libyaml) makes loading ten times
+faster than the pure-Python one, and its marks are character offsets into the `str` (tests
+check this against the pure parser, with CRLF and astral characters) — except that a leading
+BOM is not counted, which is corrected here. Its libyaml is old, though: it rejects some
+valid YAML (`{image: nginx:1.2}`, a colon inside a plain scalar in a flow mapping), and a
+BOM anywhere but at the start would shift its offsets. So the pure parser runs whenever the
+C one is missing, fails, or cannot be trusted with the text. The verifying re-parse of an
+edit compares full event streams, so should the two parsers ever read a text differently,
+the result is a refused edit, never a wrong one.
 """
 
 from __future__ import annotations
@@ -215,3 +216,6 @@ def plain_reads_as_string(value: str) -> bool:
         str(resolver.resolve(ScalarNode, value, (True, False))) == _STR_TAG
         for resolver in _RESOLVERS
     )
+
+
+plain_reads_as_string("warm-up")  # build the resolvers' lazy tables now, not racing in threads

@@ -21,15 +21,18 @@ def lookup(node: Node | None, path: str | Sequence[PathPart]) -> Scalar:
     for part in parse_path(path):
         if isinstance(current, dict) and isinstance(part, str):
             current = current[part]
-        elif isinstance(current, list) and isinstance(part, int):
+            continue
+        if isinstance(current, list) and isinstance(part, int):
             current = current[part]
-        else:
-            raise KeyError(f"{path!r}: cannot step into {part!r}")
+            continue
+        raise KeyError(f"{path!r}: cannot step into {part!r}")
     assert isinstance(current, Scalar), f"{path!r} is not a scalar"
     return current
 
 
-def walk(node: Node | None, path: tuple[PathPart, ...] = ()) -> Iterator[tuple[tuple[PathPart, ...], Scalar]]:
+def walk(
+    node: Node | None, path: tuple[PathPart, ...] = ()
+) -> Iterator[tuple[tuple[PathPart, ...], Scalar]]:
     """Every scalar under `node` with its path, in document order."""
     if isinstance(node, Scalar):
         yield path, node

@@ -20,7 +20,10 @@ from .paths import lookup
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
 CASES = sorted(path for path in GOLDEN.iterdir() if path.is_dir())
-ERRORS: dict[str, type[Exception]] = {"RewriteError": RewriteError, "YamlParseError": YamlParseError}
+ERRORS: dict[str, type[Exception]] = {
+    "RewriteError": RewriteError,
+    "YamlParseError": YamlParseError,
+}
 
 
 def _spec(case: Path) -> dict[str, Any]:
