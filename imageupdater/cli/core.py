@@ -1,0 +1,157 @@
+"""The core verbs: plan, apply, tags and policy select."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from imageupdater import commands
+from imageupdater.cli import render
+from imageupdater.cli.options import (
+    DetailedExitOpt,
+    DirArg,
+    Format,
+    FormatOpt,
+    InsecureOpt,
+    NowOpt,
+    RegistryConfigOpt,
+    StateDirOpt,
+    VerboseOpt,
+    cli,
+    fail,
+    make_options,
+    policy_cli,
+)
+from imageupdater.errors import ImageUpdaterError, PolicyError
+
+
+@cli.command()
+def plan(
+    directory: DirArg = Path("."),
+    fmt: FormatOpt = Format.text,
+    diff: Annotated[bool, typer.Option("--diff", help="Print a unified diff.")] = False,
+    detailed_exitcode: DetailedExitOpt = False,
+    registry_config: RegistryConfigOpt = None,
+    insecure_registry: InsecureOpt = None,
+    state_dir: StateDirOpt = None,
+    now: NowOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Scan, select and print the updates that apply would make; change nothing."""
+    options = make_options(registry_config, insecure_registry, state_dir, now, verbose)
+    try:
+        result = commands.plan(directory, options)
+    except ImageUpdaterError as exc:
+        fail(exc, fmt)
+        return
+    if fmt is Format.json:
+        document = result.report.to_json()
+        if diff:
+            document["diff"] = "".join(c.unified_diff() for c in result.changes)
+        render.print_json(document)
+    else:
+        if diff:
+            render.print_diffs(result.changes)
+        render.print_report(result.report, applied=False)
+    raise typer.Exit(result.report.exit_code(detailed=detailed_exitcode))
+
+
+@cli.command()
+def apply(
+    directory: DirArg = Path("."),
+    fmt: FormatOpt = Format.text,
+    commit: Annotated[
+        bool | None,
+        typer.Option("--commit/--no-commit", help="Commit the edits (default inside Git)."),
+    ] = None,
+    push: Annotated[bool, typer.Option("--push/--no-push", help="Push the commit.")] = False,
+    branch: Annotated[str | None, typer.Option("--branch", help="Branch to push to.")] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="commit (pr mode is not built yet).")
+    ] = "commit",
+    detailed_exitcode: DetailedExitOpt = False,
+    registry_config: RegistryConfigOpt = None,
+    insecure_registry: InsecureOpt = None,
+    state_dir: StateDirOpt = None,
+    now: NowOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Make the updates: edit files, commit (inside Git) and optionally push."""
+    if mode != "commit":
+        raise click.BadParameter("only 'commit' is supported in this version", param_hint="--mode")
+    options = make_options(registry_config, insecure_registry, state_dir, now, verbose)
+    request = commands.ApplyRequest(commit=commit, push=push, branch=branch)
+    try:
+        report = commands.apply(directory, options, request)
+    except ImageUpdaterError as exc:
+        fail(exc, fmt)
+        return
+    if fmt is Format.json:
+        render.print_json(report.to_json())
+    else:
+        render.print_report(report, applied=True)
+    raise typer.Exit(report.exit_code(detailed=detailed_exitcode))
+
+
+@cli.command()
+def tags(
+    image: Annotated[str, typer.Argument(help="Image repository, e.g. ghcr.io/acme/web.")],
+    fmt: FormatOpt = Format.text,
+    registry_config: RegistryConfigOpt = None,
+    insecure_registry: InsecureOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """List an image's tags as the registry returns them."""
+    options = make_options(registry_config, insecure_registry, None, None, verbose)
+    try:
+        listed = commands.list_tags(image, options)
+    except ImageUpdaterError as exc:
+        fail(exc, fmt)
+        return
+    if fmt is Format.json:
+        render.print_json({"version": 1, "image": image, "tags": listed})
+    else:
+        for tag in listed:
+            print(tag)
+
+
+def _read_tags(tags: Sequence[str], tags_file: Path | None) -> list[str]:
+    listed = list(tags)
+    if tags_file is not None:
+        try:
+            text = sys.stdin.read() if str(tags_file) == "-" else tags_file.read_text()
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot read: {exc.strerror}", param_hint="--tags-file"
+            ) from None
+        listed.extend(line.strip() for line in text.splitlines() if line.strip())
+    return listed
+
+
+@policy_cli.command("select")
+def policy_select(
+    expression: Annotated[str, typer.Argument(help="Policy, e.g. 'semver:^1.2' or 'minor'.")],
+    tags: Annotated[list[str] | None, typer.Argument(help="Candidate tags.")] = None,
+    current: Annotated[str | None, typer.Option("--current", help="The tag in use now.")] = None,
+    tags_file: Annotated[
+        Path | None, typer.Option("--tags-file", help="File with one tag per line ('-': stdin).")
+    ] = None,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Print the tag the policy selects; nothing when nothing is newer."""
+    listed = _read_tags(tags or [], tags_file)
+    try:
+        chosen = commands.policy_select(expression, listed, current)
+    except PolicyError as exc:
+        raise click.BadParameter(str(exc), param_hint="EXPR") from None
+    if fmt is Format.json:
+        render.print_json(
+            {"version": 1, "policy": expression, "current": current, "selected": chosen}
+        )
+    elif chosen is not None:
+        print(chosen)
