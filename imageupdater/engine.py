@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -56,6 +56,13 @@ class FileChange:
 class Plan:
     report: Report
     changes: list[FileChange]
+    #: what the changes were rendered from, so PR mode can render one group at a time
+    sources: list[SourceFile] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    def render_subset(self, decisions: Sequence[Decision]) -> list[FileChange]:
+        """The file changes for only ``decisions`` (one PR's worth), from the same sources."""
+        return render(self.sources, decisions, Report())
 
 
 ManifestKey = tuple[str, str]
@@ -246,4 +253,4 @@ def make_plan(
     decisions = Selector(client, report, workers).select(targets)
     changes = render(sources, decisions, report)
     report.sort()
-    return Plan(report, changes)
+    return Plan(report, changes, list(sources), decisions)
