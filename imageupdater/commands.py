@@ -15,6 +15,7 @@ from imageupdater.delivery import CommitSettings, deliver
 from imageupdater.engine import Plan, make_plan
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError
 from imageupdater.policy import parse_policy
+from imageupdater.prmode import Grouping, PRSettings, deliver_pr
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report
 from imageupdater.workspace import Workspace
@@ -38,10 +39,27 @@ class ApplyRequest:
     push: bool = False
     branch: str | None = None
     template: str | None = None
+    mode: str = "commit"  # or "pr"
+    pr: PullRequestRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestRequest:
+    forge: str
+    repo: str
+    url: str | None = None
+    grouping: Grouping = "workload"
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    automation: str | None = None
 
 
 def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
     root = _checked_root(root)
+    if request.mode == "pr":
+        return apply_pr(root, options, request)
+    if request.mode != "commit":
+        raise ConfigError(f"unknown mode {request.mode!r}; expected commit or pr")
     workspace = Workspace.find(root)
     if request.commit and workspace is None:
         raise ConfigError(f"--commit needs a Git repository; {root} is not in one")
@@ -81,3 +99,29 @@ def error_report(exc: ImageUpdaterError) -> Report:
     report = Report()
     report.add_error(ErrorEntry(exc.kind, str(exc)))
     return report
+
+
+def apply_pr(root: Path, options: app.Options, request: ApplyRequest) -> Report:
+    """PR mode: nothing in the checkout changes; branches and PRs carry the updates."""
+    root = _checked_root(root)
+    workspace = Workspace.find(root)
+    if workspace is None:
+        raise ConfigError(f"--mode pr needs a Git repository; {root} is not in one")
+    if request.pr is None:
+        raise ConfigError("--mode pr needs --forge and --forge-repo")
+    settings = PRSettings(
+        base=request.branch,
+        grouping=request.pr.grouping,
+        automation=request.pr.automation,
+        labels=request.pr.labels,
+        reviewers=request.pr.reviewers,
+        commit_template=request.template,
+    )
+    forge, http = app.forge(request.pr.forge, request.pr.url, request.pr.repo)
+    with http, app.registry_client(options) as client:
+        plan = make_plan(root, client, options.clock(), workers=options.workers)
+        try:
+            return deliver_pr(plan, workspace, forge, settings)
+        except ImageUpdaterError as exc:
+            plan.report.add_error(ErrorEntry(exc.kind, str(exc)))
+            return plan.report

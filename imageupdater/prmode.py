@@ -253,9 +253,7 @@ class PullRequestDelivery:
         if existing is not None:
             commits = self.workspace.branch_commits(self.base_sha, existing)
             email = self.settings.author[1]
-            foreign = [
-                c for c in commits if c.author_email != email or c.committer_email != email
-            ]
+            foreign = [c for c in commits if c.author_email != email or c.committer_email != email]
             if foreign or len(commits) > 1:
                 group.verdict = "human"
                 group.detail = (
@@ -298,8 +296,7 @@ class PullRequestDelivery:
     def _push(self, groups: Sequence[Group]) -> None:
         pushing = [g for g in groups if g.verdict == "deliver" and g.commit is not None]
         updates = [
-            BranchUpdate(g.branch, g.commit, self.remote_branches.get(g.branch))
-            for g in pushing
+            BranchUpdate(g.branch, g.commit, self.remote_branches.get(g.branch)) for g in pushing
         ]
         try:
             results = self.workspace.push_bot_branches(updates, self.settings.remote)
@@ -322,9 +319,7 @@ class PullRequestDelivery:
             group.updates, self.settings.title_template, DEFAULT_PR_TITLE_TEMPLATE, "title"
         )
         title = " ".join(title.split())[:250] or f"Update {group.key}"
-        body = pr_text(
-            group.updates, self.settings.body_template, DEFAULT_PR_BODY_TEMPLATE, "body"
-        )
+        body = pr_text(group.updates, self.settings.body_template, DEFAULT_PR_BODY_TEMPLATE, "body")
         return title, f"{body}\n\n{marker(group)}\n"
 
     def _publish(self, group: Group) -> dict[str, Any] | None:

@@ -80,7 +80,7 @@ merging declines these versions: imageupdater will not propose them again.
 def registry_link(image: str) -> str | None:
     """A human page listing the image's tags, for the registries whose layout is known."""
     host, _, path = image.partition("/")
-    if not path or "." not in host and ":" not in host and host != "localhost":
+    if not path or ("." not in host and ":" not in host and host != "localhost"):
         host, path = "docker.io", image
     if host == "docker.io":
         namespace, _, name = path.partition("/")

@@ -703,7 +703,11 @@ class Workspace:
         args.extend(["--", remote])
         for update in updates:
             source = update.new or ""
-            args.append(f"+{source}:refs/heads/{update.branch}" if source else f":refs/heads/{update.branch}")
+            args.append(
+                f"+{source}:refs/heads/{update.branch}"
+                if source
+                else f":refs/heads/{update.branch}"
+            )
         done = self._git(args, timeout=self.network_timeout)
         results: dict[str, str | None] = {}
         for line in done.stdout.decode("utf-8", "replace").splitlines():

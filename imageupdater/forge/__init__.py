@@ -19,7 +19,6 @@ from typing import Literal, Protocol
 import httpx
 
 from imageupdater.errors import ConfigError
-
 from imageupdater.forge.gitea import GiteaForge
 from imageupdater.forge.github import GitHubForge
 from imageupdater.forge.gitlab import GitLabForge

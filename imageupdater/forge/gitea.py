@@ -49,9 +49,7 @@ class GiteaForge:
         return [_pull(row) for row in rows if self._ours(row)]
 
     def list_open(self, *, base: str, prefix: str) -> list[PullRequest]:
-        return [
-            pr for pr in self._list("open") if pr.base == base and pr.head.startswith(prefix)
-        ]
+        return [pr for pr in self._list("open") if pr.base == base and pr.head.startswith(prefix)]
 
     def list_closed(self, *, head: str, base: str) -> list[PullRequest]:
         with self._lock:

@@ -52,7 +52,7 @@ class RetryPolicy:
         if hinted is not None:
             return max(0.0, min(hinted, self.max_wait))
         base = self.backoff * (2 ** (attempt - 1))
-        return min(base * (0.5 + 0.5 * self.jitter()), self.max_wait)
+        return float(min(base * (0.5 + 0.5 * self.jitter()), self.max_wait))
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -157,7 +157,10 @@ class ForgeHttp:
             hinted: float | None = None
             try:
                 response = self._client.request(
-                    method, path.lstrip("/") if "://" not in path else path, params=params, json=json
+                    method,
+                    path.lstrip("/") if "://" not in path else path,
+                    params=params,
+                    json=json,
                 )
             except httpx.TransportError as exc:
                 problem = f"{what}: {type(exc).__name__}"
@@ -187,9 +190,7 @@ class ForgeHttp:
         """Like :meth:`request`, but 404, 409 and 422 come back instead of raising."""
         return self.request(method, path, accept=(200, 201, 204, 404, 409, 422), **kwargs)
 
-    def pages(
-        self, path: str, params: Mapping[str, str | int], *, limit: int = 1000
-    ) -> list[JSON]:
+    def pages(self, path: str, params: Mapping[str, str | int], *, limit: int = 1000) -> list[JSON]:
         """Every item of a paginated list, following ``Link`` or ``x-next-page``."""
         items: list[JSON] = []
         url: str | None = path
