@@ -86,7 +86,9 @@ def make_env(
 
 
 @pytest.fixture(params=KINDS)
-def env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+def env(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Env]:
     files = {
         "apps/web.yaml": deployment("web", "1.0.0"),
         "apps/api.yaml": deployment("api", "1.0.0"),

@@ -20,12 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.forge.openapi import example_pull_request, load, problems
 
-TOKEN = "tok-9f8e7d6c5b4a-SECRET"  # noqa: S105
+TOKEN = "tok-9f8e7d6c5b4a-SECRET"
 REPO = "acme/gitops"
 
 Answer = tuple[int, dict[str, str], Any]
@@ -59,6 +59,7 @@ class PR:
 class FakeForge:
     kind = ""
     root = ""  # API path prefix
+    mount = ""  # a prefix the fake strips before routing (GitHub Enterprise's /api/v3)
 
     def __init__(self, bare: Path, *, page_size: int = 2) -> None:
         self.bare = bare
@@ -78,7 +79,14 @@ class FakeForge:
 
     def branch_sha(self, branch: str) -> str | None:
         done = subprocess.run(
-            ["git", f"--git-dir={self.bare}", "rev-parse", "-q", "--verify", f"refs/heads/{branch}"],
+            [
+                "git",
+                f"--git-dir={self.bare}",
+                "rev-parse",
+                "-q",
+                "--verify",
+                f"refs/heads/{branch}",
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -118,6 +126,8 @@ class FakeForge:
     # ---------------------------------------------------------------- HTTP
 
     def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Answer:
+        if self.mount and target.startswith(self.mount + "/"):
+            target = target[len(self.mount) :]  # GitHub Enterprise Server: /api/v3
         split = urlsplit(target)
         query = dict(parse_qsl(split.query))
         try:
@@ -158,9 +168,7 @@ class FakeForge:
         if number * size < len(rows):
             rest = {**query, "page": str(number + 1)}
             origin = self.url[: len(self.url) - len(self.root)] if self.root else self.url
-            link = origin + path + "?" + "&".join(
-                f"{k}={v}" for k, v in rest.items()
-            )
+            link = origin + path + "?" + "&".join(f"{k}={v}" for k, v in rest.items())
             headers["Link"] = f'<{link}>; rel="next"'
         return 200, headers, chunk
 
@@ -171,9 +179,7 @@ class FakeForge:
         return pr
 
     def duplicate(self, head: str, base: str) -> PR | None:
-        return next(
-            (p for p in self.open_prs() if p.head == head and p.base == base), None
-        )
+        return next((p for p in self.open_prs() if p.head == head and p.base == base), None)
 
 
 # -------------------------------------------------------------------- GitHub
@@ -229,22 +235,33 @@ class FakeGitHub(FakeForge):
             return self.page([self.json(p) for p in rows], query, "per_page", path)
         if self.PULLS.match(path) and method == "POST":
             if self.branch_sha(body["head"]) is None:
-                return 422, {}, {
-                    "message": "Validation Failed",
-                    "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}],
-                }
+                return (
+                    422,
+                    {},
+                    {
+                        "message": "Validation Failed",
+                        "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}],
+                    },
+                )
             if self.duplicate(body["head"], body["base"]):
-                return 422, {}, {
-                    "message": "Validation Failed",
-                    "errors": [
-                        {
-                            "resource": "PullRequest",
-                            "code": "custom",
-                            "message": f"A pull request already exists for acme:{body['head']}.",
-                        }
-                    ],
-                }
-            pr = self.new_pr(body["head"], body["base"], body.get("title", ""), body.get("body", ""))
+                return (
+                    422,
+                    {},
+                    {
+                        "message": "Validation Failed",
+                        "errors": [
+                            {
+                                "resource": "PullRequest",
+                                "code": "custom",
+                                "message": "A pull request already exists for "
+                                f"acme:{body['head']}.",
+                            }
+                        ],
+                    },
+                )
+            pr = self.new_pr(
+                body["head"], body["base"], body.get("title", ""), body.get("body", "")
+            )
             return 201, {"Location": f"{self.url}/repos/{REPO}/pulls/{pr.number}"}, self.json(pr)
         if m := self.PULL.match(path):
             pr = self.prs[int(m[1])]
@@ -272,7 +289,7 @@ class FakeGitHub(FakeForge):
 class FakeGitea(FakeForge):
     kind = "gitea"
     root = "/api/v1"
-    LABEL_IDS = {"images": 7, "automated": 9}
+    LABEL_IDS: ClassVar[dict[str, int]] = {"images": 7, "automated": 9}
     PULLS = re.compile(rf"^/api/v1/repos/{REPO}/pulls$")
     PULL = re.compile(rf"^/api/v1/repos/{REPO}/pulls/(\d+)$")
     BY_HEAD = re.compile(rf"^/api/v1/repos/{REPO}/pulls/([^/0-9][^/]*)/(.+)$")
@@ -321,7 +338,9 @@ class FakeGitea(FakeForge):
                     f"head_branch: {dup.head}, base_branch: {dup.base}]"
                 )
                 return 409, {}, {"message": message, "url": "https://gitea.test/api/swagger"}
-            pr = self.new_pr(body["head"], body["base"], body.get("title", ""), body.get("body", ""))
+            pr = self.new_pr(
+                body["head"], body["base"], body.get("title", ""), body.get("body", "")
+            )
             names = {v: k for k, v in self.LABEL_IDS.items()}
             pr.labels = [names[i] for i in body.get("labels", [])]
             return 201, {}, self.json(pr)
@@ -362,12 +381,13 @@ class FakeGitLab(FakeForge):
     MRS = re.compile(r"^/api/v4/projects/([^/]+)/merge_requests$")
     MR = re.compile(r"^/api/v4/projects/([^/]+)/merge_requests/(\d+)$")
     NOTES = re.compile(r"^/api/v4/projects/([^/]+)/merge_requests/(\d+)/notes$")
-    STATES = {"opened", "closed", "locked", "merged", "all"}
+    STATES: ClassVar[set[str]] = {"opened", "closed", "locked", "merged", "all"}
 
     def authorized(self, headers: dict[str, str]) -> bool:
-        return headers.get("private-token") == TOKEN or headers.get(
-            "authorization"
-        ) == f"Bearer {TOKEN}"
+        return (
+            headers.get("private-token") == TOKEN
+            or headers.get("authorization") == f"Bearer {TOKEN}"
+        )
 
     def validate(
         self, method: str, target: str, headers: dict[str, str], raw: bytes, body: Any
@@ -394,9 +414,7 @@ class FakeGitLab(FakeForge):
                     errors.append(f"{key!r} is a required string")
             if "labels" in body and not isinstance(body["labels"], str):
                 errors.append("labels must be a comma-separated string")
-            if "reviewer_ids" in body and not all(
-                isinstance(i, int) for i in body["reviewer_ids"]
-            ):
+            if "reviewer_ids" in body and not all(isinstance(i, int) for i in body["reviewer_ids"]):
                 errors.append("reviewer_ids must be integers")
         if method == "PUT" and body.get("state_event", "close") not in ("close", "reopen"):
             errors.append("state_event must be close or reopen")
@@ -500,7 +518,7 @@ def serve(fake: FakeForge) -> Iterator[FakeForge]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}{fake.root}"
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}{fake.mount}{fake.root}"
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
