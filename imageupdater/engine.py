@@ -64,6 +64,15 @@ class Plan:
         """The file changes for only ``decisions`` (one PR's worth), from the same sources."""
         return render(self.sources, decisions, Report())
 
+    def subset(self, keep: Callable[[Decision], bool]) -> Plan:
+        """The plan for the decisions ``keep`` accepts (per-workload delivery modes); skips
+        and errors are shared, updates and changes are only those of the kept decisions."""
+        chosen = [d for d in self.decisions if keep(d)]
+        report = Report(skipped=list(self.report.skipped), errors=list(self.report.errors))
+        changes = render(self.sources, chosen, report)
+        report.sort()
+        return Plan(report, changes, self.sources, chosen)
+
 
 ManifestKey = tuple[str, str]
 ManifestResult = ManifestInfo | None | ImageUpdaterError

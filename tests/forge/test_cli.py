@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from imageupdater import app
+from imageupdater import app, commands
 from tests.e2e.conftest import run_cli
 from tests.engine.fakeregistry import FakeRegistry
 from tests.forge.conftest import deployment, make_env
 from tests.forge.fakes import REPO, TOKEN
+from tests.gitenv import git
 
 
 def test_apply_mode_pr_from_the_cli_never_shows_the_token(
@@ -27,8 +28,8 @@ def test_apply_mode_pr_from_the_cli_never_shows_the_token(
         "apps/api.yaml": deployment("api", "1.0.0"),
     }
     for env in make_env(tmp_path, monkeypatch, "gitlab", files):
-        registry = env.registry
-        monkeypatch.setattr(app, "registry_client", lambda options: registry.client())
+        client = env.registry.client
+        monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
         monkeypatch.setenv("IMAGEUPDATER_FORGE_TOKEN", TOKEN)
         argv = [
             "apply", str(env.work), "--mode", "pr", "--forge", "gitlab", "--forge-url",
@@ -83,3 +84,38 @@ def test_100_workloads_give_100_prs_quickly(
         again = env.run()
         assert {r["action"] for r in again.pull_requests} == {"unchanged"}
         assert time.perf_counter() - started < 30
+
+
+@pytest.mark.parametrize("mode", ["pr", "commit"])
+def test_per_workload_update_annotation_overrides_the_mode(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {
+        "apps/web.yaml": deployment("web", "1.0.0", "    imageupdater.io/update: commit\n"),
+        "apps/api.yaml": deployment("api", "1.0.0", "    imageupdater.io/update: pr\n"),
+        "apps/db.yaml": deployment("db", "1.0.0"),
+    }
+    for env in make_env(tmp_path, monkeypatch, "github", files):
+        env.registry.tags["acme/db"].append("1.0.2")
+        client = env.registry.client
+        monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
+        monkeypatch.setenv("IMAGEUPDATER_FORGE_TOKEN", TOKEN)
+        pr = commands.PullRequestRequest(forge="github", repo=REPO, url=env.fake.url)
+        request = commands.ApplyRequest(mode=mode, pr=pr, push=True)
+        report = commands.apply(env.work, app.Options(), request)
+        assert not report.errors
+        by_pr = {pr.head.rsplit("-", 1)[1] for pr in env.fake.open_prs()}
+        on_main = git(env.remote, "show", "main:apps/web.yaml")
+        assert "acme/web:1.1.0" in on_main  # `update: commit` went straight to main
+        assert "api" in by_pr  # `update: pr` became a PR
+        db_on_main = "acme/db:1.0.2" in git(env.remote, "show", "main:apps/db.yaml")
+        assert db_on_main == (mode == "commit")
+        assert ("db" in by_pr) == (mode == "pr")
+        assert {u.workload for u in report.updates} == {
+            "Deployment/shop/web",
+            "Deployment/shop/api",
+            "Deployment/shop/db",
+        }
+        # the PR branches sit on top of the commit-mode commit
+        branch = "imageupdater/deployment-shop-api"
+        assert git(env.remote, "rev-parse", f"{branch}~1") == git(env.remote, "rev-parse", "main")
