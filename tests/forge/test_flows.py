@@ -161,3 +161,39 @@ def test_outages_are_retried_and_a_branch_without_pr_is_picked_up(env: Env) -> N
     assert actions == {"api": "unchanged", "db": "opened", "web": "updated"}
     assert len(env.fake.open_prs()) == 3
     assert len({p.head for p in env.fake.open_prs()}) == 3
+
+
+def test_removed_annotation_closes_the_pr(env: Env) -> None:
+    env.run()
+    env.push_main("apps/api.yaml", deployment("api", "1.0.0").replace("imageupdater.io/", "x/"))
+    report = env.run()
+    closed = [r for r in report.pull_requests if r["action"] == "closed"]
+    assert [r["branch"] for r in closed] == ["imageupdater/deployment-shop-api"]
+    assert "no longer annotated" in env.fake.prs[closed[0]["number"]].comments[-1]
+    assert "imageupdater/deployment-shop-api" not in env.fake.branches()
+
+
+def test_a_registry_outage_never_closes_a_pr(env: Env) -> None:
+    env.run()
+    env.registry.failing["acme/web"] = 503
+    report = env.run()
+    assert [e.kind for e in report.errors] == ["registry"]
+    assert [r["action"] for r in report.pull_requests] == ["unchanged"]
+    assert len(env.fake.open_prs()) == 2
+    assert "imageupdater/deployment-shop-web" in env.fake.branches()
+
+
+def test_grouping_all_gives_one_pr_and_regrouping_supersedes(env: Env) -> None:
+    env.run()
+    report = env.run(grouping="all")
+    actions = sorted((r["action"], r["branch"]) for r in report.pull_requests)
+    assert actions == [
+        ("closed", "imageupdater/deployment-shop-api"),
+        ("closed", "imageupdater/deployment-shop-web"),
+        ("opened", "imageupdater/all"),
+    ]
+    (pr,) = env.fake.open_prs()
+    assert pr.title == "Update 2 images"
+    assert "superseded" in env.fake.prs[1].comments[-1]
+    changed = git(env.remote, "diff", "--name-only", "main", "imageupdater/all").split()
+    assert changed == ["apps/api.yaml", "apps/web.yaml"]
