@@ -692,7 +692,8 @@ class Workspace:
 
         Only branches under ``imageupdater/`` may be forced. Each ref carries a lease on the
         sha we last saw (or on its absence), so a commit a human pushed meanwhile is never
-        overwritten: that ref is rejected and reported, the others go through.
+        overwritten: that ref is rejected and reported, the others go through. The refspecs
+        have no ``+``: a ``+`` would force the ref whatever its lease says.
         """
         if not updates:
             return {}
@@ -704,7 +705,7 @@ class Workspace:
         for update in updates:
             source = update.new or ""
             args.append(
-                f"+{source}:refs/heads/{update.branch}"
+                f"{source}:refs/heads/{update.branch}"
                 if source
                 else f":refs/heads/{update.branch}"
             )
