@@ -705,9 +705,7 @@ class Workspace:
         for update in updates:
             source = update.new or ""
             args.append(
-                f"{source}:refs/heads/{update.branch}"
-                if source
-                else f":refs/heads/{update.branch}"
+                f"{source}:refs/heads/{update.branch}" if source else f":refs/heads/{update.branch}"
             )
         done = self._git(args, timeout=self.network_timeout)
         results: dict[str, str | None] = {}
