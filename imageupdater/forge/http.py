@@ -66,10 +66,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         except (TypeError, ValueError):
             return None
         return (when - datetime.now(UTC)).total_seconds()
-    if response.headers.get("x-ratelimit-remaining") == "0":
-        reset = response.headers.get("x-ratelimit-reset", "")
-        if reset.isdigit():
-            return int(reset) - time.time()
+    # GitHub: x-ratelimit-*; GitLab: RateLimit-* (both epoch seconds for the reset)
+    for prefix in ("x-ratelimit-", "ratelimit-"):
+        if response.headers.get(prefix + "remaining") == "0":
+            reset = response.headers.get(prefix + "reset", "")
+            if reset.isdigit():
+                return int(reset) - time.time()
     return None
 
 
@@ -77,7 +79,9 @@ def _is_rate_limited(response: httpx.Response) -> bool:
     if response.status_code == 429:
         return True
     return response.status_code == 403 and (
-        response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers
+        response.headers.get("x-ratelimit-remaining") == "0"
+        or response.headers.get("ratelimit-remaining") == "0"
+        or "retry-after" in response.headers
     )
 
 

@@ -112,3 +112,12 @@ def test_github_enterprise_base_url(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             assert forge.list_open(base="main", prefix="imageupdater/") == []
         assert fake.seen[0].path == f"/repos/{REPO}/pulls"
         assert fake.violations == []
+
+
+def test_gitlab_style_rate_limit_headers_are_honoured(bare: Env) -> None:
+    reset = str(int(time.time()) + 4)
+    bare.fake.fail_next(1, 429, {"RateLimit-Remaining": "0", "RateLimit-Reset": reset})
+    forge, http = bare.forge()
+    with http:
+        assert forge.list_open(base="main", prefix="imageupdater/") == []
+    assert 2 <= bare.sleeps[0] <= 4

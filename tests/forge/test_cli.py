@@ -119,3 +119,19 @@ def test_per_workload_update_annotation_overrides_the_mode(
         # the PR branches sit on top of the commit-mode commit
         branch = "imageupdater/deployment-shop-api"
         assert git(env.remote, "rev-parse", f"{branch}~1") == git(env.remote, "rev-parse", "main")
+
+
+def test_text_output_lists_the_pull_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for env in make_env(tmp_path, monkeypatch, "gitea", {"a.yaml": deployment("web", "1.0.0")}):
+        client = env.registry.client
+        monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
+        monkeypatch.setenv("IMAGEUPDATER_FORGE_TOKEN", TOKEN)
+        argv = ["apply", str(env.work), "--mode", "pr", "--forge", "gitea"]
+        argv += ["--forge-url", env.fake.url, "--forge-repo", REPO]
+        assert run_cli(argv, capsys) == 0
+        out = capsys.readouterr().out
+        assert "Pull requests" in out
+        assert "opened" in out
+        assert "imageupdater/deployment-shop-web" in out
