@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tests.forge.openapi import example_pull_request, load, problems
+from tests.forge.openapi import (
+    example_pull_request,
+    github_example,
+    load,
+    problems,
+    response_problems,
+)
 
 TOKEN = "tok-9f8e7d6c5b4a-SECRET"
 REPO = "acme/gitops"
@@ -147,7 +153,19 @@ class FakeForge:
                 self.violations.append(f"{method} {split.path}: {wrong}")
             return 422, {}, {"message": "request does not conform", "errors": wrong}
         with self.lock:
-            return self.route(method, split.path, query, body)
+            status, extra, payload = self.route(method, split.path, query, body)
+        if 200 <= status < 300 and status != 204:
+            wrong = self.validate_answer(method, target, status, payload, extra)
+            if wrong:
+                with self.lock:
+                    self.violations.append(f"answer to {method} {split.path}: {wrong[:3]}")
+        return status, extra, payload
+
+    def validate_answer(
+        self, method: str, target: str, status: int, payload: Any, headers: dict[str, str]
+    ) -> list[str] | None:
+        """The fake's own answers are checked too, where a description exists."""
+        return None
 
     def authorized(self, headers: dict[str, str]) -> bool:
         raise NotImplementedError
@@ -202,6 +220,14 @@ class FakeGitHub(FakeForge):
     ) -> list[str] | None:
         api = load("github-pulls.json", "http://fake")
         return problems(api, "http://fake", method, "http://fake" + target, headers, raw)
+
+    def validate_answer(
+        self, method: str, target: str, status: int, payload: Any, headers: dict[str, str]
+    ) -> list[str] | None:
+        api = load("github-pulls.json", "http://fake")
+        raw = json.dumps(payload).encode()
+        url = "http://fake" + target
+        return response_problems(api, "http://fake", method, url, status, raw, headers)
 
     def json(self, pr: PR) -> dict[str, Any]:
         data = copy.deepcopy(example_pull_request())
@@ -273,10 +299,25 @@ class FakeGitHub(FakeForge):
             return 200, {}, self.json(pr)
         if m := self.COMMENTS.match(path):
             self.prs[int(m[1])].comments.append(body["body"])
-            return 201, {}, {"id": 1, "body": body["body"]}
+            return 201, {}, {**github_example("issue-comment"), "body": body["body"]}
         if m := self.LABELS.match(path):
             self.prs[int(m[1])].labels.extend(body["labels"])
-            return 200, {}, [{"name": name} for name in self.prs[int(m[1])].labels]
+            return (
+                200,
+                {},
+                [
+                    {
+                        "id": i,
+                        "node_id": f"L{i}",
+                        "url": f"{self.url}/repos/{REPO}/labels/{name}",
+                        "name": name,
+                        "description": None,
+                        "color": "ffffff",
+                        "default": False,
+                    }
+                    for i, name in enumerate(self.prs[int(m[1])].labels, 1)
+                ],
+            )
         if m := self.REVIEWERS.match(path):
             self.prs[int(m[1])].reviewers.extend(body.get("reviewers", []))
             return 201, {}, self.json(self.prs[int(m[1])])
@@ -305,6 +346,14 @@ class FakeGitea(FakeForge):
     ) -> list[str] | None:
         api = load("gitea-pulls.json", "http://fake/api/v1")
         return problems(api, "http://fake", method, "http://fake" + target, headers, raw)
+
+    def validate_answer(
+        self, method: str, target: str, status: int, payload: Any, headers: dict[str, str]
+    ) -> list[str] | None:
+        api = load("gitea-pulls.json", "http://fake/api/v1")
+        raw = json.dumps(payload).encode()
+        url = "http://fake" + target
+        return response_problems(api, "http://fake", method, url, status, raw, headers)
 
     def json(self, pr: PR) -> dict[str, Any]:
         repo = {"id": 1, "full_name": REPO, "name": "gitops"}

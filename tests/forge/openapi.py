@@ -48,6 +48,18 @@ def load(name: str, server: str) -> Any:
     return OpenAPI.from_dict(spec)
 
 
+def github_example(name: str) -> Any:
+    """A fresh copy of one of GitHub's own examples (``components.examples``)."""
+    return json.loads(json.dumps(_github_examples()[name]["value"]))
+
+
+@cache
+def _github_examples() -> dict[str, Any]:
+    spec = json.loads((openapi_dir() / "github-pulls.json").read_text())
+    examples: dict[str, Any] = spec["components"]["examples"]
+    return examples
+
+
 @cache
 def example_pull_request() -> dict[str, Any]:
     spec = json.loads((openapi_dir() / "github-pulls.json").read_text())
@@ -80,6 +92,28 @@ def problems(
     try:
         with _lock:
             api.validate_request(req)
+    except Exception as e:
+        errs = getattr(e.__cause__, "schema_errors", None)
+        return [x.message for x in errs] if errs else [f"{type(e).__name__}: {e.__cause__ or e}"]
+    return None
+
+
+def response_problems(
+    api: Any, base: str, method: str, url: str, status: int, body: bytes, headers: dict[str, str]
+) -> list[str] | None:
+    """None if the fake's answer conforms to the description, else a list of messages."""
+    from openapi_core.testing import MockRequest, MockResponse
+
+    u = urlsplit(url)
+    path = u.path
+    for rx in GREEDY:
+        if m := rx.match(path):
+            path = m.group(1) + "/" + quote(m.group(2), safe="")
+    req = MockRequest(base, method.lower(), path, args=dict(parse_qsl(u.query)))
+    resp = MockResponse(body, status_code=status, headers=headers, content_type="application/json")
+    try:
+        with _lock:
+            api.validate_response(req, resp)
     except Exception as e:
         errs = getattr(e.__cause__, "schema_errors", None)
         return [x.message for x in errs] if errs else [f"{type(e).__name__}: {e.__cause__ or e}"]
