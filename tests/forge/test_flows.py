@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.forge.conftest import Env, deployment
+from imageupdater.engine import make_plan
+from imageupdater.prmode import PRSettings, deliver_pr
+from imageupdater.workspace import Workspace
+from tests.forge.conftest import NOW, Env, deployment
 from tests.gitenv import git
 
 
@@ -197,3 +200,16 @@ def test_grouping_all_gives_one_pr_and_regrouping_supersedes(env: Env) -> None:
     assert "superseded" in env.fake.prs[1].comments[-1]
     changed = git(env.remote, "diff", "--name-only", "main", "imageupdater/all").split()
     assert changed == ["apps/api.yaml", "apps/web.yaml"]
+
+
+def test_a_checkout_ahead_of_the_remote_never_leaks_into_a_pr(env: Env) -> None:
+    (env.work / "apps/web.yaml").write_text("# local note\n" + deployment("web", "1.0.0"))
+    git(env.work, "commit", "-q", "-am", "unpushed local commit")
+    forge, http = env.forge()
+    with http, env.registry.client() as client:
+        plan = make_plan(env.work, client, NOW)
+        report = deliver_pr(plan, Workspace(env.work), forge, PRSettings())
+    assert [e.file for e in report.errors] == ["apps/web.yaml"]
+    assert "pull, then run again" in report.errors[0].message
+    assert [r["branch"] for r in report.pull_requests] == ["imageupdater/deployment-shop-api"]
+    assert "imageupdater/deployment-shop-web" not in env.fake.branches()
