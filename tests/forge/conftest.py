@@ -17,6 +17,7 @@ from imageupdater.report import Report
 from imageupdater.workspace import Workspace
 from tests.engine.fakeregistry import FakeRegistry
 from tests.forge.fakes import FAKES, REPO, TOKEN, FakeForge, serve
+from tests.forge.openapi import openapi_dir
 from tests.gitenv import clone_pair, git, make_hermetic
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -71,6 +72,8 @@ class Env:
 def make_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, files: dict[str, str]
 ) -> Iterator[Env]:
+    if kind != "gitlab":
+        openapi_dir()  # skip (or fail under CI) here, not inside the fake's server thread
     make_hermetic(tmp_path, monkeypatch)
     remote, work = clone_pair(tmp_path, files)
     registry = FakeRegistry(
