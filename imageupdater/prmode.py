@@ -208,6 +208,7 @@ class PullRequestDelivery:
             if key not in by_key:
                 by_key[key] = Group(key, self.prefix + slug(key), [])
             by_key[key].decisions.append(decision)
+        _disambiguate(list(by_key.values()))
         groups = sorted(by_key.values(), key=lambda g: g.branch)
         changes = {c.relpath: c for c in self.plan.changes}
         base_blobs = self.workspace.blobs_at(self.base_sha, sorted(changes))
@@ -431,7 +432,8 @@ class PullRequestDelivery:
     # ------------------------------------------------------------------ reporting
 
     def _account(self, groups: Sequence[Group]) -> None:
-        """Move updates that were not delivered out of ``updates``, saying why."""
+        """Declined updates become ``declined`` skips; failed ones stay pending with their
+        error (the next run completes them); unproposable ones were reported already."""
         dropped: set[Update] = set()
         for group in groups:
             if group.verdict == "deliver":
@@ -441,13 +443,25 @@ class PullRequestDelivery:
                     self.report.skipped.append(decision.target.skip("declined", group.detail))
                 dropped.update(group.updates)
             elif group.error is not None:
+                # still pending: the error (exit 1) says why, the next run completes it
                 self.report.add_error(ErrorEntry(group.error.kind, str(group.error)))
-                if group.commit is None and group.branch not in self.remote_branches:
-                    dropped.update(group.updates)
             else:
                 dropped.update(group.updates)
         self.report.updates[:] = [u for u in self.report.updates if u not in dropped]
         self.report.sort()
+
+
+def _disambiguate(groups: Sequence[Group]) -> None:
+    """Keys that slug to the same branch (``a/b`` and ``a.b``) get a short hash each, so two
+    groups can never share, and overwrite, one branch."""
+    seen: dict[str, list[Group]] = {}
+    for group in groups:
+        seen.setdefault(group.branch, []).append(group)
+    for clashing in seen.values():
+        if len(clashing) > 1:
+            for group in clashing:
+                digest = hashlib.sha256(group.key.encode()).hexdigest()[:8]
+                group.branch = f"{group.branch}-{digest}"
 
 
 def _closed_marker(data: dict[str, Any]) -> str:

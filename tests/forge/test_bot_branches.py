@@ -64,3 +64,16 @@ def test_pr_templates_are_sandboxed() -> None:
     assert pr_text([update], custom, "", "title") == "1 for Deployment/web"
     with pytest.raises(ConfigError, match="body template"):
         pr_text([update], "{{ ''.__class__.__mro__[1].__subclasses__() }}", "", "body")
+
+
+def test_branch_names_are_readable_and_never_shared() -> None:
+    from imageupdater.prmode import Group, _disambiguate, slug
+
+    assert slug("Deployment/shop/web") == "deployment-shop-web"
+    assert slug("ghcr.io/acme/web") == "ghcr.io-acme-web"
+    assert slug("x..lock") == "x"
+    groups = [Group(key, "imageupdater/" + slug(key), []) for key in ("a/b", "a.b", "c")]
+    groups[1].branch = groups[0].branch  # force a clash
+    _disambiguate(groups)
+    assert len({g.branch for g in groups}) == 3
+    assert groups[2].branch == "imageupdater/c"
