@@ -213,3 +213,26 @@ def test_a_checkout_ahead_of_the_remote_never_leaks_into_a_pr(env: Env) -> None:
     assert "pull, then run again" in report.errors[0].message
     assert [r["branch"] for r in report.pull_requests] == ["imageupdater/deployment-shop-api"]
     assert "imageupdater/deployment-shop-web" not in env.fake.branches()
+
+
+def test_a_failed_close_keeps_pr_and_branch_and_the_next_run_finishes(env: Env) -> None:
+    env.run()
+    env.push_main("apps/web.yaml", deployment("web", "1.0.0", '    imageupdater.io/pin: "1.0.0"\n'))
+    original = env.fake.route
+
+    def broken(method: str, path: str, query: dict[str, str], body: object) -> object:
+        if method != "GET":
+            return 500, {}, {"message": "down"}
+        return original(method, path, query, body)
+
+    env.fake.route = broken  # type: ignore[assignment,method-assign]
+    failed = env.run()
+    assert [e.kind for e in failed.errors] == ["forge"]
+    assert len(env.fake.open_prs()) == 2
+    assert "imageupdater/deployment-shop-web" in env.fake.branches()
+
+    env.fake.route = original  # type: ignore[method-assign]
+    healed = env.run()
+    assert not healed.errors
+    assert [r["action"] for r in healed.pull_requests] == ["unchanged", "closed"]
+    assert "imageupdater/deployment-shop-web" not in env.fake.branches()
