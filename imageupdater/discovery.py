@@ -19,7 +19,7 @@ from imageupdater.model import ImageRef
 from imageupdater.policy import TagPolicy, parse_policy
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason
-from imageupdater.workloads import Workload, find_workload, is_opted_in
+from imageupdater.workloads import UPDATE_MODE, Workload, find_workload, is_opted_in
 from imageupdater.yamledit import Scalar, decode, load_documents, screen
 
 
@@ -35,6 +35,8 @@ class Target:
     policy: TagPolicy | None
     policy_text: str
     pin: str | None
+    #: ``imageupdater.io/update`` of the workload (``commit`` or ``pr``), if set
+    update_mode: str | None = None
 
     @property
     def current(self) -> str:
@@ -123,6 +125,7 @@ def _targets_of(workload: Workload, relpath: str, now: datetime, report: Report)
                 policy=policy,
                 policy_text=policy_scalar.value.strip() if policy_scalar else "",
                 pin=pin.value.strip() if pin is not None else None,
+                update_mode=(workload.annotation(UPDATE_MODE) or "").strip().lower() or None,
             )
         )
     return targets

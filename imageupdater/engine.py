@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -56,6 +56,22 @@ class FileChange:
 class Plan:
     report: Report
     changes: list[FileChange]
+    #: what the changes were rendered from, so PR mode can render one group at a time
+    sources: list[SourceFile] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    def render_subset(self, decisions: Sequence[Decision]) -> list[FileChange]:
+        """The file changes for only ``decisions`` (one PR's worth), from the same sources."""
+        return render(self.sources, decisions, Report())
+
+    def subset(self, keep: Callable[[Decision], bool]) -> Plan:
+        """The plan for the decisions ``keep`` accepts (per-workload delivery modes); skips
+        and errors are shared, updates and changes are only those of the kept decisions."""
+        chosen = [d for d in self.decisions if keep(d)]
+        report = Report(skipped=list(self.report.skipped), errors=list(self.report.errors))
+        changes = render(self.sources, chosen, report)
+        report.sort()
+        return Plan(report, changes, self.sources, chosen)
 
 
 ManifestKey = tuple[str, str]
@@ -246,4 +262,4 @@ def make_plan(
     decisions = Selector(client, report, workers).select(targets)
     changes = render(sources, decisions, report)
     report.sort()
-    return Plan(report, changes)
+    return Plan(report, changes, list(sources), decisions)
