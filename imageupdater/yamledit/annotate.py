@@ -167,9 +167,13 @@ def _block_end(text: str, node: _Tree) -> int:
     """Where a new line may go after `node`, the last value of a block mapping."""
     last = _last_event(node)
     end = _end(node)
-    if last is not None and last.kind == Kind.SCALAR and last.style in ("|", ">"):
-        if text[end - 1 : end] in _BREAKS:
-            return end  # a block scalar's span already ends after its last line break
+    if (
+        last is not None
+        and last.kind == Kind.SCALAR
+        and last.style in ("|", ">")
+        and text[end - 1 : end] in _BREAKS
+    ):
+        return end  # a block scalar's span already ends after its last line break
     return _after_line(text, end)
 
 
@@ -189,9 +193,11 @@ def _metadata(doc: _Tree | None, index: int) -> tuple[Event, _Map]:
     if not isinstance(doc, _Map):
         raise RewriteError(f"document {index + 1} is not a mapping")
     found = doc.get("metadata")
-    if found is None or not isinstance(found[1], _Map):
+    if found is None:
         raise RewriteError(f"document {index + 1} has no metadata mapping")
     key, metadata = found
+    if not isinstance(metadata, _Map):
+        raise RewriteError(f"document {index + 1} has no metadata mapping")
     if metadata.start.anchor is not None or doc.get("<<") is not None:
         raise RewriteError(f"line {key.line + 1}: metadata is shared through an anchor")
     return key, metadata
@@ -280,9 +286,11 @@ def _block_append(text: str, mapping: _Map, line: str) -> str:
 def _remove(text: str, doc: _Tree | None, index: int, key: str) -> str:
     _, metadata = _metadata(doc, index)
     found = metadata.get("annotations")
-    if found is None or not isinstance(found[1], _Map):
+    if found is None:
         return text
     ann_key, annotations = found
+    if not isinstance(annotations, _Map):
+        return text
     existing = annotations.get(key)
     if existing is None:
         return text
