@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from imageupdater.errors import ConfigError, GitError, YamlParseError
+from imageupdater.errors import ConfigError, YamlParseError
 from imageupdater.policy import compare_tags
 from imageupdater.registry import parse_reference
 from imageupdater.templates import TRAILER
@@ -124,16 +124,15 @@ def find_declines(
     wanted: Iterable[Key],
     cleared: Mapping[Key, datetime] | None = None,
 ) -> dict[Key, Decline]:
-    """The decline in force for each wanted container that has one (module docstring)."""
+    """The decline in force for each wanted container that has one (module docstring).
+
+    Raises `GitError` when the history cannot be read; the caller reports it."""
     cleared = cleared or {}
-    try:
-        written = {
-            (w.workload, w.container)
-            for entry in workspace.log([root], trailer=TRAILER)
-            for w in _writes(entry)
-        }
-    except GitError:
-        return {}
+    written = {
+        (w.workload, w.container)
+        for entry in workspace.log([root], trailer=TRAILER)
+        for w in _writes(entry)
+    }
     by_file: dict[str, list[Key]] = {}
     for key in wanted:
         if (key[1], key[2]) in written:

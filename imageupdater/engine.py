@@ -17,7 +17,7 @@ from pathlib import Path
 
 from imageupdater.declines import Decline, Key, find_declines
 from imageupdater.discovery import SourceFile, Target, discover
-from imageupdater.errors import ImageUpdaterError, RewriteError
+from imageupdater.errors import GitError, ImageUpdaterError, RewriteError
 from imageupdater.model import ImageRef, ManifestInfo
 from imageupdater.registry import RegistryClient, scan_tags
 from imageupdater.report import ErrorEntry, Report, Skip, Update
@@ -293,7 +293,10 @@ def make_plan(
     declines: dict[Key, Decline] = {}
     if history is not None and targets:
         cleared = {_key(t): t.declines_cleared for t in targets if t.declines_cleared}
-        declines = find_declines(history, root, [_key(t) for t in targets], cleared)
+        try:
+            declines = find_declines(history, root, [_key(t) for t in targets], cleared)
+        except GitError as exc:
+            report.add_error(ErrorEntry("git", f"cannot read rollbacks from history: {exc}"))
     decisions = Selector(client, report, workers, declines).select(targets)
     changes = render(sources, decisions, report)
     report.sort()

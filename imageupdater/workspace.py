@@ -410,7 +410,11 @@ class Workspace:
         each with the values of its ``trailer`` trailers. Empty without commits."""
         if self._head_or_none() is None:
             return []
-        rels = self._relative(paths) if paths else []
+        top = self.root.resolve()
+        rels = [
+            "." if (self.root / path).resolve() == top else self._relative([path])[0]
+            for path in paths
+        ]
         fmt = (
             "%H%x1f%P%x1f%an <%ae>%x1f%aI%x1f"
             f"%(trailers:key={trailer},valueonly=true,separator=%x1d)%x1e"
