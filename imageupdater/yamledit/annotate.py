@@ -196,6 +196,11 @@ def _metadata(doc: _Tree | None, index: int) -> tuple[Event, _Map]:
     if found is None:
         raise RewriteError(f"document {index + 1} has no metadata mapping")
     key, metadata = found
+    if isinstance(metadata, Event) and metadata.kind == Kind.ALIAS:
+        raise RewriteError(
+            f"line {key.line + 1}: metadata is the alias *{metadata.value}; editing it would "
+            "change every other use of the anchor"
+        )
     if not isinstance(metadata, _Map):
         raise RewriteError(f"document {index + 1} has no metadata mapping")
     if metadata.start.anchor is not None or doc.get("<<") is not None:
@@ -279,8 +284,10 @@ def _block_append(text: str, mapping: _Map, line: str) -> str:
             raise RewriteError(f"line {k.line + 1}: the mapping's keys are not one per line")
     position = _block_end(text, mapping.values[-1])
     nl = _newline(text)
-    prefix = "" if position > 0 and text[position - 1] in _BREAKS else nl
-    return _insert(text, position, f"{prefix}{line}{nl}")
+    if position > 0 and text[position - 1] not in _BREAKS:
+        # the mapping ends the file and the file has no final newline: keep it that way
+        return _insert(text, position, f"{nl}{line}")
+    return _insert(text, position, f"{line}{nl}")
 
 
 def _remove(text: str, doc: _Tree | None, index: int, key: str) -> str:
@@ -316,6 +323,9 @@ def _remove(text: str, doc: _Tree | None, index: int, key: str) -> str:
         end = v.end  # a block scalar's span already ends after its last line break
     else:
         end = _after_line(text, v.end)
+    if end == len(text) and text[end - 1 : end] not in _BREAKS and start > 0:
+        # the removed lines ended the file without a final newline: so does the result
+        start -= 2 if text[start - 2 : start] == "\r\n" else 1
     return text[:start] + text[end:]
 
 
