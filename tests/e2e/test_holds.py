@@ -208,9 +208,7 @@ def test_change_window_blocks_then_allows(
     assert _moves(plan) == []
     assert "outside the change window" in plan["notes"][0]  # type: ignore[index]
     assert len(_skips(plan, "frozen")) == 3
-    code, _ = repo.cli(
-        capsys, "apply", str(repo.work), "--config", str(config), "--now", saturday
-    )
+    code, _ = repo.cli(capsys, "apply", str(repo.work), "--config", str(config), "--now", saturday)
     assert code == 0
     assert git(repo.work, "rev-parse", "HEAD") == head
     assert git(repo.work, "status", "--porcelain") == ""
@@ -297,9 +295,10 @@ def test_pin_no_commit_stages_and_push_pushes(
     }
     assert git(repo.remote, "rev-parse", "main") == result["commit"]
     # the db document had no annotations at all: they are created in its own indentation
-    assert "  annotations:\n    imageupdater.io/pin: 1.0.0\n" in (
-        repo.work / "apps/db.yaml"
-    ).read_text()
+    assert (
+        "  annotations:\n    imageupdater.io/pin: 1.0.0\n"
+        in (repo.work / "apps/db.yaml").read_text()
+    )
     plan = repo.plan(capsys)
     detail = [s["detail"] for s in plan["skipped"] if s["reason"] == "pinned"]  # type: ignore[attr-defined]
     assert detail == ["pinned to 1.0.0: incident 42"]
