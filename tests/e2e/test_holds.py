@@ -150,9 +150,11 @@ def test_clear_declined_proposes_the_rolled_back_version_again(
     )
     assert code == 0, out
     body = git(repo.work, "log", "-1", "--format=%B")
-    assert "Image-Update:" not in body and "Image-Hold: pin Deployment/shop/app app 1.0.0" in body
+    assert "Image-Update:" not in body
+    assert "Image-Hold: pin Deployment/shop/app app 1.0.0" in body
     text = (repo.work / "apps/app.yaml").read_text()
-    assert "imageupdater.io/pin.app: 1.0.0" in text and f"{repo.image}:1.0.0" in text
+    assert "imageupdater.io/pin.app: 1.0.0" in text
+    assert f"{repo.image}:1.0.0" in text
     plan = repo.plan(capsys)
     assert ("Deployment/shop/app", "app") in _skips(plan, "pinned")
 
@@ -288,7 +290,8 @@ def test_pin_no_commit_stages_and_push_pushes(
         "--format", "json",
     )  # fmt: skip
     result = json.loads(out)
-    assert code == 0 and result["pushed"] is True
+    assert code == 0
+    assert result["pushed"] is True
     assert result["set"] == {
         "imageupdater.io/pin": "1.0.0",
         "imageupdater.io/pin-reason": "incident 42",
@@ -302,3 +305,27 @@ def test_pin_no_commit_stages_and_push_pushes(
     plan = repo.plan(capsys)
     detail = [s["detail"] for s in plan["skipped"] if s["reason"] == "pinned"]  # type: ignore[attr-defined]
     assert detail == ["pinned to 1.0.0: incident 42"]
+
+
+def test_status_text_shows_every_state(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    assert repo.cli(capsys, "pin", "db", "-C", str(repo.work))[0] == 0
+    code, _ = repo.cli(
+        capsys, "freeze", "Deployment/other/app", "--until", "2026-12-01T00:00:00Z",
+        "--now", MONDAY_10, "-C", str(repo.work),
+    )  # fmt: skip
+    assert code == 0
+    code, out = repo.cli(capsys, "status", str(repo.work), "--now", MONDAY_10)
+    assert code == 0
+    for word in ("pending", "pinned", "frozen", "until 2026-12-01T00:00:00Z", "1.2.0"):
+        assert word in out
+    code, out = repo.cli(capsys, "status", str(repo.work), "--now", MONDAY_10, "--format", "json")
+    rows = {(r["workload"], r["container"]): r for r in json.loads(out)["rows"]}
+    assert rows[("StatefulSet/shop/db", "db")] == {
+        "workload": "StatefulSet/shop/db", "container": "db", "image": repo.image,
+        "current": "1.0.0", "policy": "pin", "newest": "1.0.0", "state": "pinned",
+        "detail": "pinned to 1.0.0",
+    }  # fmt: skip
+    assert rows[("Deployment/shop/app", "app")]["state"] == "pending"
+    assert rows[("Deployment/shop/app", "app")]["newest"] == "1.2.0"
+    assert rows[("Deployment/other/app", "app")]["state"] == "frozen"
+    assert rows[("Deployment/other/app", "app")]["current"] == "1.0.0"

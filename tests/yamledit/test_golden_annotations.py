@@ -69,7 +69,8 @@ def test_golden_annotation_is_a_minimal_diff(case: Path) -> None:
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
     if spec["value"] is None:
-        assert all(line.startswith("-") for line in diff) and 1 <= len(diff) <= 2
+        assert all(line.startswith("-") for line in diff)
+        assert 1 <= len(diff) <= 2
     else:
         assert 1 <= len([line for line in diff if line.startswith("+")]) <= 2
         assert len([line for line in diff if line.startswith("-")]) <= 1
@@ -83,7 +84,8 @@ def test_golden_annotation_is_a_minimal_diff(case: Path) -> None:
     else:
         assert isinstance(annotations, dict)
         value = annotations[spec["key"]]
-        assert not isinstance(value, (dict, list)) and value.value == spec["value"]
+        assert not isinstance(value, (dict, list))
+        assert value.value == spec["value"]
 
 
 @pytest.mark.parametrize(
