@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from imageupdater import app
+from imageupdater import app, holdedit
+from imageupdater.config import Automation, choose, load_automations
 from imageupdater.delivery import CommitSettings, deliver
 from imageupdater.engine import Decision, Plan, make_plan
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError
@@ -27,10 +30,29 @@ def _checked_root(root: Path) -> Path:
     return root.resolve()
 
 
-def plan(root: Path, options: app.Options, progress: Callable[[str], None] | None = None) -> Plan:
+def plan(
+    root: Path,
+    options: app.Options,
+    progress: Callable[[str], None] | None = None,
+    automation: Automation | None = None,
+) -> Plan:
+    """What `apply` would do now: with an automation that is suspended or outside its
+    change window, nothing (every update becomes a `frozen` row saying why)."""
     root = _checked_root(root)
+    history = _history(root)
+    now = options.clock()
     with app.registry_client(options) as client:
-        return make_plan(root, client, options.clock(), workers=options.workers, progress=progress)
+        result = make_plan(
+            root, client, now, workers=options.workers, progress=progress, history=history
+        )
+    _gate(result, automation, now)
+    return result
+
+
+def _gate(result: Plan, automation: Automation | None, now: datetime) -> None:
+    reason = automation.gate(now) if automation is not None else None
+    if reason is not None:
+        result.hold_back(reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +63,7 @@ class ApplyRequest:
     template: str | None = None
     mode: str = "commit"  # or "pr"
     pr: PullRequestRequest | None = None
+    automation: Automation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +107,10 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
     with app.registry_client(options) as client:
 
         def fresh_plan() -> Plan:
-            return make_plan(root, client, options.clock(), workers=options.workers)
+            now = options.clock()
+            result = make_plan(root, client, now, workers=options.workers, history=workspace)
+            _gate(result, request.automation, now)
+            return result
 
         latest: list[Plan] = []
 
@@ -172,3 +198,150 @@ def error_report(exc: ImageUpdaterError) -> Report:
     report = Report()
     report.add_error(ErrorEntry(exc.kind, str(exc)))
     return report
+
+
+# ------------------------------------------------------------------------- holds, status
+
+
+def _history(root: Path) -> Workspace | None:
+    """The Git work tree for rollback detection; a directory outside Git has no history."""
+    try:
+        return Workspace.find(root)
+    except GitError:
+        return None
+
+
+def gate_of(config: Path | None, automation: str | None) -> Automation | None:
+    if config is None:
+        if automation is not None:
+            raise ConfigError("--automation needs --config")
+        return None
+    return choose(load_automations(config), automation, config)
+
+
+def pin(
+    root: Path,
+    workload: str,
+    delivery: holdedit.Delivery,
+    *,
+    container: str | None = None,
+    tag: str | None = None,
+    reason: str | None = None,
+) -> holdedit.HoldResult:
+    return holdedit.run(
+        _checked_root(root),
+        workload,
+        lambda located: holdedit.plan_pin(located, container, tag, reason),
+        delivery,
+    )
+
+
+def unpin(
+    root: Path,
+    workload: str,
+    delivery: holdedit.Delivery,
+    now: datetime,
+    *,
+    container: str | None = None,
+    clear_declined: bool = False,
+) -> holdedit.HoldResult:
+    return holdedit.run(
+        _checked_root(root),
+        workload,
+        lambda located: holdedit.plan_unpin(located, container, clear_declined, now),
+        delivery,
+    )
+
+
+def freeze(
+    root: Path,
+    workload: str,
+    delivery: holdedit.Delivery,
+    now: datetime,
+    *,
+    until: str | None = None,
+    reason: str | None = None,
+) -> holdedit.HoldResult:
+    return holdedit.run(
+        _checked_root(root),
+        workload,
+        lambda located: holdedit.plan_freeze(located, until, reason, now),
+        delivery,
+    )
+
+
+def unfreeze(root: Path, workload: str, delivery: holdedit.Delivery) -> holdedit.HoldResult:
+    return holdedit.run(_checked_root(root), workload, holdedit.plan_unfreeze, delivery)
+
+
+_STATES = {
+    "up-to-date": "up-to-date",
+    "frozen": "frozen",
+    "pinned": "pinned",
+    "declined": "declined",
+    "never": "never",
+    "no-candidate": "no-candidate",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    workload: str
+    container: str
+    image: str | None
+    current: str | None
+    policy: str | None
+    newest: str | None
+    state: str
+    detail: str
+    file: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workload": self.workload,
+            "container": self.container,
+            "image": self.image,
+            "current": self.current,
+            "policy": self.policy,
+            "newest": self.newest,
+            "state": self.state,
+            "detail": self.detail,
+        }
+
+
+@dataclass(slots=True)
+class Status:
+    rows: list[StatusRow]
+    report: Report
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"version": 1, "rows": [r.to_json() for r in self.rows]}
+        if self.report.errors:
+            document["errors"] = [e.to_json() for e in self.report.errors]
+        if self.report.notes:
+            document["notes"] = list(self.report.notes)
+        return document
+
+
+def status(root: Path, options: app.Options) -> Status:
+    """One row per opted-in container: what runs, what the policy allows, and why."""
+    result = plan(root, options)
+    report = result.report
+    rows = [
+        StatusRow(u.workload or "-", u.container or "-", u.image, u.from_tag, u.policy,
+                  u.to_tag, "pending", f"{u.from_tag} -> {u.to_tag}", u.file)
+        for u in report.updates
+    ]  # fmt: skip
+    for s in report.skipped:
+        if s.workload is None or s.container is None:
+            continue
+        state = _STATES.get(s.reason, "error")
+        newest: str | None = None
+        if state == "up-to-date" or (state == "pinned" and s.detail.startswith("pinned to ")):
+            newest = s.current
+        rows.append(
+            StatusRow(s.workload, s.container, s.image, s.current, s.policy, newest, state,
+                      s.detail, s.file)
+        )  # fmt: skip
+    rows.sort(key=lambda r: (r.workload, r.container, r.file))
+    return Status(rows, report)

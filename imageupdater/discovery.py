@@ -14,12 +14,20 @@ from pathlib import Path
 
 from imageupdater.errors import ConfigError, PolicyError, YamlParseError
 from imageupdater.files import walk_yaml_files
-from imageupdater.holds import freeze_of
+from imageupdater.holds import freeze_of, parse_time
 from imageupdater.model import ImageRef
 from imageupdater.policy import TagPolicy, parse_policy
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason
-from imageupdater.workloads import UPDATE_MODE, Workload, find_workload, is_opted_in
+from imageupdater.workloads import (
+    DECLINED_CLEARED,
+    PIN_REASON,
+    UPDATE_MODE,
+    Container,
+    Workload,
+    find_workload,
+    is_opted_in,
+)
 from imageupdater.yamledit import Scalar, decode, load_documents, screen
 
 
@@ -37,6 +45,8 @@ class Target:
     pin: str | None
     #: ``imageupdater.io/update`` of the workload (``commit`` or ``pr``), if set
     update_mode: str | None = None
+    pin_reason: str = ""
+    declines_cleared: datetime | None = None  # `declined-cleared`: older rollbacks ignored
 
     @property
     def current(self) -> str:
@@ -51,6 +61,8 @@ class Target:
             container=self.container,
             image=self.ref.name,
             line=self.scalar.line,
+            current=self.current,
+            policy=self.policy_text or ("pin" if self.pin is not None else None),
         )
 
 
@@ -64,15 +76,38 @@ class SourceFile:
 
 
 def _container_skip(
-    relpath: str, workload: Workload, container: str, reason: SkipReason, detail: str
+    relpath: str, workload: Workload, container: Container, reason: SkipReason, detail: str
 ) -> Skip:
+    """A skip row before the value was checked; image and current tag when they read."""
+    image = current = None
+    if isinstance(container.image, Scalar):
+        try:
+            ref = parse_reference(container.image.value.strip())
+            image, current = ref.name, ref.tag or "latest"
+        except ConfigError:
+            pass
+    policy = workload.policy_for(container.name)
     return Skip(
         file=relpath,
         reason=reason,
         detail=detail,
         workload=workload.display_name,
-        container=container,
+        container=container.name,
+        image=image,
+        line=container.image.line if isinstance(container.image, Scalar) else None,
+        current=current,
+        policy=policy.value.strip() if policy is not None else None,
     )
+
+
+def _cleared(workload: Workload, container: str) -> datetime | None:
+    text = workload.for_container(DECLINED_CLEARED, container)
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ConfigError:
+        return None
 
 
 def _policy(workload: Workload, container: str, relpath: str, report: Report) -> TagPolicy | None:
@@ -93,8 +128,8 @@ def _targets_of(workload: Workload, relpath: str, now: datetime, report: Report)
         if not is_opted_in(workload, container.name):
             continue
 
-        def skip(reason: SkipReason, detail: str, name: str = container.name) -> None:
-            report.skipped.append(_container_skip(relpath, workload, name, reason, detail))
+        def skip(reason: SkipReason, detail: str, item: Container = container) -> None:
+            report.skipped.append(_container_skip(relpath, workload, item, reason, detail))
 
         if freeze is not None:
             skip("frozen", freeze.detail)
@@ -126,6 +161,8 @@ def _targets_of(workload: Workload, relpath: str, now: datetime, report: Report)
                 policy_text=policy_scalar.value.strip() if policy_scalar else "",
                 pin=pin.value.strip() if pin is not None else None,
                 update_mode=(workload.annotation(UPDATE_MODE) or "").strip().lower() or None,
+                pin_reason=(workload.for_container(PIN_REASON, container.name) or "").strip(),
+                declines_cleared=_cleared(workload, container.name),
             )
         )
     return targets

@@ -9,17 +9,19 @@ for the tags that would actually be written.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from imageupdater.declines import Decline, Key, find_declines
 from imageupdater.discovery import SourceFile, Target, discover
-from imageupdater.errors import ImageUpdaterError, RewriteError
+from imageupdater.errors import GitError, ImageUpdaterError, RewriteError
 from imageupdater.model import ImageRef, ManifestInfo
 from imageupdater.registry import RegistryClient, scan_tags
-from imageupdater.report import ErrorEntry, Report, Update
+from imageupdater.report import ErrorEntry, Report, Skip, Update
+from imageupdater.workspace import Workspace
 from imageupdater.yamledit import Edit, apply_edits, encode
 
 DEFAULT_WORKERS = 16
@@ -73,6 +75,28 @@ class Plan:
         report.sort()
         return Plan(report, changes, self.sources, chosen)
 
+    def hold_back(self, detail: str) -> None:
+        """Nothing may be written now (suspended, change window closed): every update
+        becomes a `frozen` skip row with `detail`, and no file is changed."""
+        for update in self.report.updates:
+            self.report.skipped.append(
+                Skip(
+                    file=update.file,
+                    reason="frozen",
+                    detail=detail,
+                    workload=update.workload,
+                    container=update.container,
+                    image=update.image,
+                    line=update.line,
+                    current=update.from_tag,
+                    policy=update.policy,
+                )
+            )
+        self.report.updates.clear()
+        self.changes.clear()
+        self.report.notes.append(detail)
+        self.report.sort()
+
 
 ManifestKey = tuple[str, str]
 ManifestResult = ManifestInfo | None | ImageUpdaterError
@@ -111,11 +135,18 @@ class ManifestChecker:
 class Selector:
     """Turns targets into decisions, reporting every container it does not move."""
 
-    def __init__(self, client: RegistryClient, report: Report, workers: int) -> None:
+    def __init__(
+        self,
+        client: RegistryClient,
+        report: Report,
+        workers: int,
+        declines: Mapping[Key, Decline] | None = None,
+    ) -> None:
         self._client = client
         self._report = report
         self._workers = workers
         self._manifests = ManifestChecker(client, workers)
+        self._declines = declines or {}
 
     def select(self, targets: Sequence[Target]) -> list[Decision]:
         ranked: list[tuple[Target, list[str], str]] = []
@@ -129,7 +160,9 @@ class Selector:
         for target in targets:
             assert target.pin is not None
             if target.pin == target.ref.tag:
-                self._report.skipped.append(target.skip("pinned", f"pinned to {target.pin}"))
+                reason = f": {target.pin_reason}" if target.pin_reason else ""
+                detail = f"pinned to {target.pin}{reason}"
+                self._report.skipped.append(target.skip("pinned", detail))
             else:
                 yield target, [target.pin], "pin"
 
@@ -156,8 +189,15 @@ class Selector:
                 self._registry_failure(target, tags)
                 continue
             ranking = target.policy.rank(tags, target.ref.tag)
-            if ranking.upgrades:
-                yield target, list(ranking.upgrades), target.policy_text
+            decline = self._declines.get(_key(target))
+            upgrades = list(ranking.upgrades)
+            if decline is not None and upgrades:
+                upgrades = [tag for tag in upgrades if decline.allows(tag)]
+                if not upgrades:
+                    self._report.skipped.append(target.skip("declined", decline.detail))
+                    continue
+            if upgrades:
+                yield target, upgrades, target.policy_text
             elif ranking.candidates:
                 self._report.skipped.append(
                     target.skip("up-to-date", f"{target.current} is newest")
@@ -246,6 +286,10 @@ def _update_row(decision: Decision) -> Update:
     )
 
 
+def _key(target: Target) -> Key:
+    return (target.file, target.workload, target.container)
+
+
 def make_plan(
     root: Path,
     client: RegistryClient,
@@ -253,13 +297,23 @@ def make_plan(
     *,
     workers: int = DEFAULT_WORKERS,
     progress: Callable[[str], None] | None = None,
+    history: Workspace | None = None,
 ) -> Plan:
+    """Discover, scan, select and render. With `history` (the Git work tree holding `root`)
+    versions a human rolled back are declined (see `declines`)."""
     report = Report()
     sources = discover(root, report, now)
     if progress:
         progress(f"{sum(len(s.targets) for s in sources)} containers in {len(sources)} files")
     targets = [target for source in sources for target in source.targets]
-    decisions = Selector(client, report, workers).select(targets)
+    declines: dict[Key, Decline] = {}
+    if history is not None and targets:
+        cleared = {_key(t): t.declines_cleared for t in targets if t.declines_cleared}
+        try:
+            declines = find_declines(history, root, [_key(t) for t in targets], cleared)
+        except GitError as exc:
+            report.add_error(ErrorEntry("git", f"cannot read rollbacks from history: {exc}"))
+    decisions = Selector(client, report, workers, declines).select(targets)
     changes = render(sources, decisions, report)
     report.sort()
     return Plan(report, changes, list(sources), decisions)

@@ -64,6 +64,8 @@ class Skip:
     container: str | None = None
     image: str | None = None
     line: int | None = None
+    current: str | None = None  # for `status`; not part of the plan JSON
+    policy: str | None = None  # likewise
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"file": self.file}
@@ -107,6 +109,8 @@ class Report:
     commit: str | None = None
     pushed: bool = False
     pull_requests: list[dict[str, Any]] = field(default_factory=list)
+    #: repository-wide facts a reader must know (suspended, change window closed)
+    notes: list[str] = field(default_factory=list)
 
     def add_error(self, entry: ErrorEntry) -> None:
         """Add an error once: many containers hitting one broken image give one entry."""
@@ -130,6 +134,7 @@ class Report:
             "commit": self.commit,
             "pushed": self.pushed,
             "pull_requests": list(self.pull_requests),
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
     def exit_code(self, *, detailed: bool) -> int:

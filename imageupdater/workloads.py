@@ -19,6 +19,8 @@ PIN = ANNOTATION_PREFIX + "pin"
 FROZEN = ANNOTATION_PREFIX + "frozen"
 FROZEN_UNTIL = ANNOTATION_PREFIX + "frozen-until"
 FROZEN_REASON = ANNOTATION_PREFIX + "frozen-reason"
+PIN_REASON = ANNOTATION_PREFIX + "pin-reason"
+DECLINED_CLEARED = ANNOTATION_PREFIX + "declined-cleared"
 UPDATE_MODE = ANNOTATION_PREFIX + "update"
 CONTAINER_LISTS = ("initContainers", "containers")
 
@@ -54,6 +56,17 @@ class Workload:
 
     def pin_for(self, container: str) -> Scalar | None:
         return self.annotations.get(f"{PIN}.{container}", self.annotations.get(PIN))
+
+    def pin_key(self, container: str) -> str | None:
+        """The annotation that pins `container`, when one does."""
+        for key in (f"{PIN}.{container}", PIN):
+            if key in self.annotations:
+                return key
+        return None
+
+    def for_container(self, key: str, container: str) -> str | None:
+        """`key.<container>` when set, else `key`: the per-container override rule."""
+        return self.annotation(f"{key}.{container}") or self.annotation(key)
 
 
 def _get(node: Node | None, *path: str) -> Node | None:

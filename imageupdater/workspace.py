@@ -50,6 +50,7 @@ __all__ = [
     "FALLBACK_IDENTITY",
     "BranchCommit",
     "BranchUpdate",
+    "LogEntry",
     "NothingToCommit",
     "PushRejected",
     "RebaseConflict",
@@ -124,6 +125,17 @@ class NothingToCommit(GitError):
     Raised rather than returning HEAD, so a caller can never mistake someone else's commit
     for its own and later undo it.
     """
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One commit as history readers need it: who, when, and the trailers of one key."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    author_date: str  # strict ISO 8601, as `%aI` prints it
+    trailers: tuple[str, ...]
 
 
 # --------------------------------------------------------------------------------------
@@ -423,6 +435,55 @@ class Workspace:
                 blob = fields[2].decode("ascii")
                 return self._ok(["cat-file", "blob", blob], f"cannot read {rel}").stdout
         return None
+
+    def log(
+        self, paths: Sequence[Path], *, trailer: str, limit: int | None = None
+    ) -> list[LogEntry]:
+        """Commits reachable from HEAD that touched ``paths``, newest first (topological),
+        each with the values of its ``trailer`` trailers. Empty without commits."""
+        if self._head_or_none() is None:
+            return []
+        top = self.root.resolve()
+        rels = [
+            "." if (self.root / path).resolve() == top else self._relative([path])[0]
+            for path in paths
+        ]
+        fmt = (
+            "%H%x1f%P%x1f%an <%ae>%x1f%aI%x1f"
+            f"%(trailers:key={trailer},valueonly=true,separator=%x1d)%x1e"
+        )
+        args = ["log", "--topo-order", f"--format={fmt}"]
+        if limit is not None:
+            args.append(f"--max-count={limit}")
+        done = self._ok([*args, "HEAD", "--", *(rels or ["."])], "cannot read the history")
+        entries = []
+        for record in done.stdout.decode("utf-8", "replace").split("\x1e"):
+            fields = record.strip("\n").split("\x1f")
+            if len(fields) != 5:
+                continue
+            sha, parents, author, date, values = fields
+            entries.append(
+                LogEntry(
+                    sha,
+                    tuple(parents.split()),
+                    author,
+                    date,
+                    tuple(v.strip() for v in values.split("\x1d") if v.strip()),
+                )
+            )
+        return entries
+
+    def read_file_at(self, commit: str, path: Path) -> bytes | None:
+        """The content of ``path`` in ``commit``; None when that commit has no such file."""
+        (rel,) = self._relative([path])
+        done = self._git(["cat-file", "blob", f"{commit}:{rel}"])
+        return done.stdout if done.ok else None
+
+    def stage(self, paths: Sequence[Path]) -> None:
+        """``git add`` exactly these files (``--no-commit`` leaves an edit staged)."""
+        rels = list(dict.fromkeys(self._relative(paths)))
+        if rels:
+            self._ok(["add", "--", *rels], "cannot stage the edited files")
 
     # ---------------------------------------------------------------- committing
 

@@ -13,6 +13,8 @@ import typer
 from imageupdater import commands
 from imageupdater.cli import render
 from imageupdater.cli.options import (
+    AutomationOpt,
+    ConfigOpt,
     DetailedExitOpt,
     DirArg,
     Format,
@@ -49,12 +51,15 @@ def plan(
     insecure_registry: InsecureOpt = None,
     state_dir: StateDirOpt = None,
     now: NowOpt = None,
+    config: ConfigOpt = None,
+    automation: AutomationOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Scan, select and print the updates that apply would make; change nothing."""
     options = make_options(registry_config, insecure_registry, state_dir, now, verbose)
     try:
-        result = commands.plan(directory, options)
+        gate = commands.gate_of(config, automation)
+        result = commands.plan(directory, options, automation=gate)
     except ImageUpdaterError as exc:
         fail(exc, fmt)
         return
@@ -94,13 +99,18 @@ def apply(
     insecure_registry: InsecureOpt = None,
     state_dir: StateDirOpt = None,
     now: NowOpt = None,
+    config: ConfigOpt = None,
+    automation: AutomationOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Make the updates: edit files, commit (inside Git) and optionally push; or open PRs."""
     pr = pr_request(mode, forge, forge_url, forge_repo, grouping, label, reviewer)
     options = make_options(registry_config, insecure_registry, state_dir, now, verbose)
-    request = commands.ApplyRequest(commit=commit, push=push, branch=branch, mode=mode, pr=pr)
     try:
+        gate = commands.gate_of(config, automation)
+        request = commands.ApplyRequest(
+            commit=commit, push=push, branch=branch, mode=mode, pr=pr, automation=gate
+        )
         report = commands.apply(directory, options, request)
     except ImageUpdaterError as exc:
         fail(exc, fmt)

@@ -54,6 +54,17 @@ NowOpt = Annotated[
 VerboseOpt = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="More logs on stderr.")
 ]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Automation config (file or directory): honours suspend and change windows.",
+    ),
+]
+AutomationOpt = Annotated[
+    str | None,
+    typer.Option("--automation", help="Which automation of --config to follow (when several)."),
+]
 DetailedExitOpt = Annotated[
     bool, typer.Option("--detailed-exitcode", help="Exit 2 when updates are pending.")
 ]

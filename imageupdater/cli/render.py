@@ -45,6 +45,8 @@ def print_report(report: Report, *, applied: bool) -> None:
         for s in report.skipped:
             table.add_row(s.file, s.workload or "-", s.container or "-", s.reason, s.detail)
         stdout.print(table)
+    for note in report.notes:
+        stdout.print(f"Note: {note}")
     for e in report.errors:
         where = e.image or e.file or ""
         stdout.print(f"[bold red]error[/] ({e.kind}) {where}: {e.message}", markup=True)

@@ -12,6 +12,7 @@ The only package that imports ruamel.yaml (and only in `events`). The flow is::
 
 from __future__ import annotations
 
+from .annotate import iter_documents, set_annotation
 from .codec import decode, encode
 from .load import clear_cache, load_documents
 from .nodes import Edit, Node, Scalar
@@ -26,6 +27,8 @@ __all__ = [
     "clear_cache",
     "decode",
     "encode",
+    "iter_documents",
     "load_documents",
     "screen",
+    "set_annotation",
 ]

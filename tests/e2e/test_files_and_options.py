@@ -319,8 +319,10 @@ def test_apply_without_a_remote_commits_and_push_fails_with_partial_results(
     assert report["commit"] == git(empty.work, "rev-parse", "HEAD")
     assert report["pushed"] is False
 
-    (empty.work / "app.yaml").write_text(deployment("app", f"{empty.image}:1.0.0"))
-    git(empty.work, "commit", "-q", "-am", "back to 1.0.0")
+    # a second workload to update (moving `app` back by hand would decline 1.2.0)
+    (empty.work / "app2.yaml").write_text(deployment("app2", f"{empty.image}:1.0.0"))
+    git(empty.work, "add", "app2.yaml")
+    git(empty.work, "commit", "-q", "-m", "add app2")
     code, report = empty.cli(capsys, "apply", str(empty.work), "--push")
     assert code == 1
     assert report["pushed"] is False
