@@ -17,7 +17,8 @@ from pathlib import Path
 
 from imageupdater.discovery import SourceFile, Target, discover
 from imageupdater.errors import ImageUpdaterError, RewriteError
-from imageupdater.model import ImageRef, ManifestInfo
+from imageupdater.model import ImageMetadata, ImageRef, ManifestInfo
+from imageupdater.policy import Ranking, TagPolicy, metadata_policy
 from imageupdater.registry import RegistryClient, scan_tags
 from imageupdater.report import ErrorEntry, Report, Update
 from imageupdater.yamledit import Edit, apply_edits, encode
@@ -31,6 +32,7 @@ class Decision:
     tag: str
     digest: str | None
     policy: str
+    value: str | None = None  # the value to write when it is not `name:tag[@digest]`
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,38 @@ class ManifestChecker:
         return self._known[(ref.canonical, tag)]
 
 
+class RegistryMetadata:
+    """The engine's `MetadataSource` for one image: HEADs through the shared checker
+    (so the winner's existence check is free later), then metadata by digest from the
+    client's cache; the fetches for one lookup run concurrently."""
+
+    def __init__(
+        self, client: RegistryClient, manifests: ManifestChecker, ref: ImageRef, workers: int
+    ) -> None:
+        self._client = client
+        self._manifests = manifests
+        self._ref = ref
+        self._workers = workers
+
+    def lookup(self, tags: Sequence[str]) -> dict[str, ImageMetadata | None]:
+        wanted = list(dict.fromkeys(tags))
+        self._manifests.check((self._ref, tag) for tag in wanted)
+        digests: dict[str, str] = {}
+        for tag in wanted:
+            result = self._manifests.result(self._ref, tag)
+            if isinstance(result, ImageUpdaterError):
+                raise result
+            if result is not None:
+                digests[tag] = result.digest
+        distinct = sorted(set(digests.values()))
+        found: dict[str, ImageMetadata | None] = {}
+        if distinct:
+            with ThreadPoolExecutor(max_workers=min(self._workers, len(distinct))) as pool:
+                fetched = pool.map(lambda d: self._client.metadata(self._ref, d), distinct)
+                found = dict(zip(distinct, fetched, strict=True))
+        return {tag: found.get(digests[tag]) if tag in digests else None for tag in wanted}
+
+
 class Selector:
     """Turns targets into decisions, reporting every container it does not move."""
 
@@ -100,14 +134,16 @@ class Selector:
         self._report = report
         self._workers = workers
         self._manifests = ManifestChecker(client, workers)
+        self._digest_targets: list[Target] = []  # filled by _rank, resolved after it
 
     def select(self, targets: Sequence[Target]) -> list[Decision]:
         ranked: list[tuple[Target, list[str], str]] = []
         pinned = [t for t in targets if t.pin is not None]
         ranked.extend(self._pins(pinned))
         by_policy = [t for t in targets if t.pin is None]
+        self._digest_targets.clear()
         ranked.extend(self._rank(by_policy))
-        return self._resolve(ranked)
+        return self._resolve(ranked) + self._digests(self._digest_targets)
 
     def _pins(self, targets: Sequence[Target]) -> Iterable[tuple[Target, list[str], str]]:
         for target in targets:
@@ -123,6 +159,8 @@ class Selector:
             assert target.policy is not None
             if target.policy_text == "never":
                 self._report.skipped.append(target.skip("never", "policy is never"))
+            elif getattr(target.policy, "tracks_digest", False):
+                self._digest_targets.append(target)
             elif target.ref.tag is None:
                 detail = "the value has no tag; only digest policies apply"
                 self._report.skipped.append(target.skip("no-candidate", detail))
@@ -139,7 +177,11 @@ class Selector:
             if isinstance(tags, ImageUpdaterError):
                 self._registry_failure(target, tags)
                 continue
-            ranking = target.policy.rank(tags, target.ref.tag)
+            try:
+                ranking = self._ranking(target, target.policy, tags)
+            except ImageUpdaterError as exc:
+                self._registry_failure(target, exc)
+                continue
             if ranking.upgrades:
                 yield target, list(ranking.upgrades), target.policy_text
             elif ranking.candidates:
@@ -149,6 +191,39 @@ class Selector:
             else:
                 detail = f"no tag of {target.ref.name} matches {target.policy_text}"
                 self._report.skipped.append(target.skip("no-candidate", detail))
+
+    def _ranking(self, target: Target, policy: TagPolicy, tags: Sequence[str]) -> Ranking:
+        needs = metadata_policy(policy)
+        if needs is None:
+            return policy.rank(tags, target.ref.tag)
+        source = RegistryMetadata(self._client, self._manifests, target.ref, self._workers)
+        return needs.rank_with(tags, target.ref.tag, source)
+
+    def _digests(self, targets: Sequence[Target]) -> list[Decision]:
+        """`digest` policies: write the current tag's digest when it moved."""
+        self._manifests.check((t.ref, t.current) for t in targets)
+        decisions: list[Decision] = []
+        for target in targets:
+            result = self._manifests.result(target.ref, target.current)
+            if isinstance(result, ImageUpdaterError):
+                self._registry_failure(target, result)
+            elif result is None:
+                detail = f"{target.ref.name}:{target.current} is not in the registry"
+                self._report.skipped.append(target.skip("no-candidate", detail))
+            elif result.digest == target.ref.digest:
+                detail = f"{target.current} is still {result.digest}"
+                self._report.skipped.append(target.skip("up-to-date", detail))
+            else:
+                ref = target.ref
+                value = (
+                    f"{ref.name}:{ref.tag}@{result.digest}"
+                    if ref.tag
+                    else f"{ref.name}@{result.digest}"
+                )
+                decisions.append(
+                    Decision(target, target.current, result.digest, target.policy_text, value)
+                )
+        return decisions
 
     def _registry_failure(self, target: Target, error: ImageUpdaterError) -> None:
         self._report.add_error(ErrorEntry(error.kind, str(error), image=target.ref.name))
@@ -193,7 +268,9 @@ def render(
         chosen = by_file.get(source.relpath)
         if not chosen:
             continue
-        edits = [Edit(d.target.scalar, d.target.ref.with_tag(d.tag, d.digest)) for d in chosen]
+        edits = [
+            Edit(d.target.scalar, d.value or d.target.ref.with_tag(d.tag, d.digest)) for d in chosen
+        ]
         try:
             after_text = apply_edits(source.text, edits)
         except RewriteError as exc:

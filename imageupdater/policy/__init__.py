@@ -15,16 +15,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imageupdater.errors import PolicyError
-from imageupdater.policy.base import Ranking, TagPolicy
+from imageupdater.policy.base import (
+    MetadataPolicy,
+    MetadataSource,
+    Ranking,
+    TagPolicy,
+    metadata_policy,
+)
 from imageupdater.policy.registry import POLICIES, parse_policy
 from imageupdater.policy.tags import compare_tags
 
 __all__ = [
     "POLICIES",
+    "MetadataPolicy",
+    "MetadataSource",
     "PolicyError",
     "Ranking",
     "TagPolicy",
     "compare_tags",
+    "metadata_policy",
     "parse_policy",
     "select",
 ]
