@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from imageupdater.compat import locked, policy_source
 from imageupdater.errors import ConfigError, PolicyError, YamlParseError
 from imageupdater.files import walk_yaml_files
-from imageupdater.holds import freeze_of
+from imageupdater.holds import Freeze, freeze_of
+from imageupdater.markers import Marker, find_markers
 from imageupdater.model import ImageRef
-from imageupdater.policy import TagPolicy, parse_policy
+from imageupdater.namedpolicies import PolicyBook, load_policies
+from imageupdater.policy import TagPolicy
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason
 from imageupdater.workloads import Workload, find_workload, is_opted_in
-from imageupdater.yamledit import Scalar, decode, load_documents, screen
+from imageupdater.yamledit import Node, Scalar, decode, load_documents, screen
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,15 @@ class SourceFile:
     data: bytes
     text: str
     targets: list[Target] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Discovered:
+    """Everything a scan found: files with targets or markers, and the named policies."""
+
+    sources: list[SourceFile]
+    book: PolicyBook
 
 
 def _container_skip(
@@ -73,22 +85,29 @@ def _container_skip(
     )
 
 
-def _policy(workload: Workload, container: str, relpath: str, report: Report) -> TagPolicy | None:
-    scalar = workload.policy_for(container)
-    if scalar is None:
+def _policy(
+    workload: Workload, container: str, relpath: str, report: Report, book: PolicyBook
+) -> TagPolicy | None:
+    source = policy_source(workload, container)
+    if source is None:
         return None
+    scalar = source.scalar
     try:
-        return parse_policy(scalar.value.strip())
+        return book.parse(source.expression)
     except PolicyError as exc:
         report.add_error(ErrorEntry("config", str(exc), file=relpath, line=scalar.line))
         raise
 
 
-def _targets_of(workload: Workload, relpath: str, now: datetime, report: Report) -> list[Target]:
+def _targets_of(
+    workload: Workload, relpath: str, now: datetime, report: Report, book: PolicyBook
+) -> list[Target]:
     targets: list[Target] = []
-    freeze = freeze_of(workload, now)
+    lock = locked(workload)
+    freeze = freeze_of(workload, now) or (Freeze(lock) if lock else None)
     for container in workload.containers:
-        if not is_opted_in(workload, container.name):
+        source = policy_source(workload, container.name)
+        if source is None and not is_opted_in(workload, container.name):
             continue
 
         def skip(reason: SkipReason, detail: str, name: str = container.name) -> None:
@@ -108,11 +127,10 @@ def _targets_of(workload: Workload, relpath: str, now: datetime, report: Report)
             continue
         pin = workload.pin_for(container.name)
         try:
-            policy = _policy(workload, container.name, relpath, report)
+            policy = _policy(workload, container.name, relpath, report, book)
         except PolicyError as exc:
             skip("invalid-policy", str(exc))
             continue
-        policy_scalar = workload.policy_for(container.name)
         targets.append(
             Target(
                 file=relpath,
@@ -121,15 +139,24 @@ def _targets_of(workload: Workload, relpath: str, now: datetime, report: Report)
                 scalar=value,
                 ref=ref,
                 policy=policy,
-                policy_text=policy_scalar.value.strip() if policy_scalar else "",
+                policy_text=source.expression if source else "",
                 pin=pin.value.strip() if pin is not None else None,
             )
         )
     return targets
 
 
-def read_source(path: Path, relpath: str, report: Report, now: datetime) -> SourceFile | None:
-    """Parse one screened file into targets; None when it holds nothing for us."""
+@dataclass(slots=True)
+class _Parsed:
+    path: Path
+    relpath: str
+    data: bytes
+    text: str
+    documents: list[Node | None]
+
+
+def _parse(path: Path, relpath: str, report: Report) -> _Parsed | None:
+    """Read, screen and parse one file; None when it holds nothing for us."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -144,16 +171,40 @@ def read_source(path: Path, relpath: str, report: Report, now: datetime) -> Sour
         where = f"line {exc.line}: " if exc.line else ""
         report.skipped.append(Skip(relpath, "unparseable-file", f"{where}{exc}"))
         return None
-    source = SourceFile(path, relpath, data, text)
-    for document in documents:
+    return _Parsed(path, relpath, data, text, list(documents))
+
+
+def _source(parsed: _Parsed, report: Report, now: datetime, book: PolicyBook) -> SourceFile:
+    source = SourceFile(parsed.path, parsed.relpath, parsed.data, parsed.text)
+    for document in parsed.documents:
         workload = find_workload(document)
         if workload is not None:
-            source.targets.extend(_targets_of(workload, relpath, now, report))
+            source.targets.extend(_targets_of(workload, parsed.relpath, now, report, book))
+    markers, problems = find_markers(parsed.relpath, parsed.text, parsed.documents)
+    source.markers.extend(markers)
+    for line, message in problems:
+        report.add_error(ErrorEntry("config", message, file=parsed.relpath, line=line))
     return source
 
 
+def read_source(
+    path: Path, relpath: str, report: Report, now: datetime, book: PolicyBook | None = None
+) -> SourceFile | None:
+    """Parse one screened file into targets and markers; None when it holds nothing for us."""
+    parsed = _parse(path, relpath, report)
+    if parsed is None:
+        return None
+    return _source(parsed, report, now, book if book is not None else PolicyBook())
+
+
 def discover(root: Path, report: Report, now: datetime) -> list[SourceFile]:
-    sources: list[SourceFile] = []
+    return discover_repository(root, report, now).sources
+
+
+def discover_repository(root: Path, report: Report, now: datetime) -> Discovered:
+    """Two passes over the screened files: named policies first (a workload may refer to
+    a policy in any file), then targets and markers."""
+    parsed: list[_Parsed] = []
     for candidate in walk_yaml_files(root):
         if candidate.skip_reason is not None:
             if candidate.skip_reason != "unparseable-file" or _screens(candidate.path):
@@ -161,10 +212,15 @@ def discover(root: Path, report: Report, now: datetime) -> list[SourceFile]:
                     Skip(candidate.relpath, candidate.skip_reason, candidate.detail)
                 )
             continue
-        source = read_source(candidate.path, candidate.relpath, report, now)
-        if source is not None and source.targets:
-            sources.append(source)
-    return sources
+        found = _parse(candidate.path, candidate.relpath, report)
+        if found is not None:
+            parsed.append(found)
+    book = load_policies(
+        ((item.relpath, document) for item in parsed for document in item.documents if document),
+        report,
+    )
+    sources = [_source(item, report, now, book) for item in parsed]
+    return Discovered([s for s in sources if s.targets or s.markers], book)
 
 
 def _screens(path: Path) -> bool:

@@ -12,15 +12,17 @@ import difflib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from imageupdater.discovery import SourceFile, Target, discover
-from imageupdater.errors import ImageUpdaterError, RewriteError
+from imageupdater.discovery import SourceFile, Target, discover_repository
+from imageupdater.errors import ConfigError, ImageUpdaterError, PolicyError, RewriteError
+from imageupdater.markers import LatestRef, Marker, setter_value
 from imageupdater.model import ImageMetadata, ImageRef, ManifestInfo
+from imageupdater.namedpolicies import NamedPolicy, PolicyBook
 from imageupdater.policy import Ranking, TagPolicy, metadata_policy
-from imageupdater.registry import RegistryClient, scan_tags
-from imageupdater.report import ErrorEntry, Report, Update
+from imageupdater.registry import RegistryClient, parse_reference, scan_tags
+from imageupdater.report import ErrorEntry, Report, Skip, SkipReason, Update
 from imageupdater.yamledit import Edit, apply_edits, encode
 
 DEFAULT_WORKERS = 16
@@ -33,6 +35,15 @@ class Decision:
     digest: str | None
     policy: str
     value: str | None = None  # the value to write when it is not `name:tag[@digest]`
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerEdit:
+    """A marked field to rewrite, with the update row it reports."""
+
+    marker: Marker
+    value: str
+    update: Update
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +111,14 @@ class RegistryMetadata:
     client's cache; the fetches for one lookup run concurrently."""
 
     def __init__(
-        self, client: RegistryClient, manifests: ManifestChecker, ref: ImageRef, workers: int
+        self,
+        client: RegistryClient,
+        manifests: ManifestChecker,
+        ref: ImageRef,
+        workers: int,
+        now: datetime,
     ) -> None:
+        self.now = now
         self._client = client
         self._manifests = manifests
         self._ref = ref
@@ -129,7 +146,10 @@ class RegistryMetadata:
 class Selector:
     """Turns targets into decisions, reporting every container it does not move."""
 
-    def __init__(self, client: RegistryClient, report: Report, workers: int) -> None:
+    def __init__(
+        self, client: RegistryClient, report: Report, workers: int, now: datetime | None = None
+    ) -> None:
+        self._now = now or datetime.now(UTC)
         self._client = client
         self._report = report
         self._workers = workers
@@ -193,11 +213,138 @@ class Selector:
                 self._report.skipped.append(target.skip("no-candidate", detail))
 
     def _ranking(self, target: Target, policy: TagPolicy, tags: Sequence[str]) -> Ranking:
+        return self._ranking_for(target.ref, policy, tags, target.ref.tag)
+
+    def _ranking_for(
+        self, ref: ImageRef, policy: TagPolicy, tags: Sequence[str], current: str | None
+    ) -> Ranking:
         needs = metadata_policy(policy)
         if needs is None:
-            return policy.rank(tags, target.ref.tag)
-        source = RegistryMetadata(self._client, self._manifests, target.ref, self._workers)
-        return needs.rank_with(tags, target.ref.tag, source)
+            return policy.rank(tags, current)
+        source = RegistryMetadata(self._client, self._manifests, ref, self._workers, self._now)
+        return needs.rank_with(tags, current, source)
+
+    # -- line markers (SPEC §2.2) -------------------------------------------------------
+
+    def select_markers(self, markers: Sequence[Marker], book: PolicyBook) -> list[MarkerEdit]:
+        """One result per named policy, written into every field that carries its marker.
+
+        The policy's current tag is read from its first whole-reference or `:tag` marker
+        (file order), so the choice never goes backwards and keeps that tag's shape; when
+        nothing is newer the current tag's own digest still corrects `:digest` markers.
+        """
+        groups: dict[tuple[str, str], list[Marker]] = {}
+        for marker in sorted(markers, key=lambda m: (m.file, m.scalar.start)):
+            groups.setdefault(marker.policy_key, []).append(marker)
+        resolved: dict[tuple[str, str], tuple[NamedPolicy, ImageRef]] = {}
+        for key, group in groups.items():
+            try:
+                named = book.find(*key)
+                if named.image is None:
+                    raise PolicyError("a policy used by a marker needs spec.image")
+                resolved[key] = (named, parse_reference(named.image))
+            except ConfigError as exc:
+                first = group[0]
+                message = f"marker {first.setter}: {exc}"
+                self._report.add_error(
+                    ErrorEntry("config", message, file=first.file, line=first.scalar.line)
+                )
+                self._marker_skips(group, "invalid-policy", str(exc))
+        scannable = [
+            ref
+            for named, ref in resolved.values()
+            if not getattr(named.policy, "tracks_digest", False)
+        ]
+        tags_by_image = scan_tags(
+            self._client, {r.canonical: r for r in scannable}.values(), workers=self._workers
+        )
+        edits: list[MarkerEdit] = []
+        for key, (named, ref) in resolved.items():
+            group = groups[key]
+            try:
+                latest = self._latest(named, ref, group, tags_by_image)
+            except ImageUpdaterError as exc:
+                self._report.add_error(ErrorEntry(exc.kind, str(exc), image=ref.name))
+                self._marker_skips(group, "registry-error", str(exc), ref.name)
+                continue
+            if latest is None:
+                detail = f"no tag of {ref.name} matches {named.policy.expression}"
+                self._marker_skips(group, "no-candidate", detail, ref.name)
+                continue
+            edits.extend(self._marker_edits(named, group, latest))
+        return edits
+
+    def _latest(
+        self,
+        named: NamedPolicy,
+        ref: ImageRef,
+        group: Sequence[Marker],
+        tags_by_image: dict[str, list[str] | ImageUpdaterError],
+    ) -> LatestRef | None:
+        current = _current_tag(group)
+        if getattr(named.policy, "tracks_digest", False):
+            candidates = [current or "latest"]
+        else:
+            tags = tags_by_image[ref.canonical]
+            if isinstance(tags, ImageUpdaterError):
+                raise tags
+            ranking = self._ranking_for(ref, named.policy, tags, current)
+            candidates = list(ranking.upgrades)
+            if current is not None and current in tags:
+                candidates.append(current)  # nothing newer: the current tag and its digest
+        for tag in candidates:
+            self._manifests.check([(ref, tag)])
+            result = self._manifests.result(ref, tag)
+            if isinstance(result, ImageUpdaterError):
+                raise result
+            if result is not None:
+                return LatestRef(named.image or ref.name, tag, result.digest)
+        return None
+
+    def _marker_edits(
+        self, named: NamedPolicy, group: Sequence[Marker], latest: LatestRef
+    ) -> Iterable[MarkerEdit]:
+        policy = f"@{named.namespace or ''}/{named.name}"
+        for marker in group:
+            old = marker.scalar.value.strip()
+            pins_digest = marker.field == "" and "@" in old
+            value = setter_value(marker, latest, with_digest=named.reflect_digest or pins_digest)
+            if value is None or value == old:
+                self._marker_skips([marker], "up-to-date", f"{marker.setter} is {old}", latest.name)
+                continue
+            if marker.field in ("", "tag"):
+                before = _tag_of(old) if marker.field == "" else old
+                after = latest.tag
+            else:
+                before, after = old, value
+            update = Update(
+                file=marker.file,
+                line=marker.scalar.line,
+                workload=marker.workload,
+                container=None,
+                image=latest.name,
+                from_tag=before,
+                to_tag=after,
+                policy=policy,
+                digest=latest.digest if (marker.field == "digest" or "@" in value) else None,
+            )
+            yield MarkerEdit(marker, value, update)
+
+    def _marker_skips(
+        self, group: Sequence[Marker], reason: SkipReason, detail: str, image: str | None = None
+    ) -> None:
+        for marker in group:
+            self._report.skipped.append(
+                Skip(
+                    file=marker.file,
+                    reason=reason,
+                    detail=detail,
+                    workload=marker.workload,
+                    container=None,
+                    image=image,
+                    line=marker.scalar.line,
+                )
+            )
 
     def _digests(self, targets: Sequence[Target]) -> list[Decision]:
         """`digest` policies: write the current tag's digest when it moved."""
@@ -256,27 +403,66 @@ class Selector:
         return decisions
 
 
+def _current_tag(group: Sequence[Marker]) -> str | None:
+    for marker in group:
+        value = marker.scalar.value.strip()
+        if marker.field == "tag" and value:
+            return value
+        if marker.field == "":
+            try:
+                return parse_reference(value).tag
+            except ConfigError:
+                continue
+    return None
+
+
+def _tag_of(value: str) -> str:
+    try:
+        return parse_reference(value).tag or "latest"
+    except ConfigError:
+        return value
+
+
 def render(
-    sources: Sequence[SourceFile], decisions: Sequence[Decision], report: Report
+    sources: Sequence[SourceFile],
+    decisions: Sequence[Decision],
+    report: Report,
+    marker_edits: Sequence[MarkerEdit] = (),
 ) -> list[FileChange]:
     """Plan stage: splice decisions into each file; a file failing verification is left alone."""
     by_file: dict[str, list[Decision]] = {}
     for decision in decisions:
         by_file.setdefault(decision.target.file, []).append(decision)
+    markers_by_file: dict[str, list[MarkerEdit]] = {}
+    for marker_edit in marker_edits:
+        markers_by_file.setdefault(marker_edit.marker.file, []).append(marker_edit)
     changes: list[FileChange] = []
     for source in sources:
-        chosen = by_file.get(source.relpath)
-        if not chosen:
+        chosen = by_file.get(source.relpath, [])
+        marked = markers_by_file.get(source.relpath, [])
+        if not chosen and not marked:
             continue
         edits = [
             Edit(d.target.scalar, d.value or d.target.ref.with_tag(d.tag, d.digest)) for d in chosen
         ]
+        edits.extend(Edit(m.marker.scalar, m.value) for m in marked)
         try:
             after_text = apply_edits(source.text, edits)
         except RewriteError as exc:
             report.add_error(ErrorEntry("rewrite", str(exc), file=source.relpath))
             for d in chosen:
                 report.skipped.append(d.target.skip("unsupported-value", f"file not edited: {exc}"))
+            for m in marked:
+                report.skipped.append(
+                    Skip(
+                        file=m.marker.file,
+                        reason="unsupported-value",
+                        detail=f"file not edited: {exc}",
+                        workload=m.marker.workload,
+                        image=m.update.image,
+                        line=m.marker.scalar.line,
+                    )
+                )
             continue
         changes.append(
             FileChange(
@@ -289,6 +475,7 @@ def render(
             )
         )
         report.updates.extend(_update_row(d) for d in chosen)
+        report.updates.extend(m.update for m in marked)
     return changes
 
 
@@ -316,11 +503,15 @@ def make_plan(
     progress: Callable[[str], None] | None = None,
 ) -> Plan:
     report = Report()
-    sources = discover(root, report, now)
+    discovered = discover_repository(root, report, now)
+    sources = discovered.sources
     if progress:
         progress(f"{sum(len(s.targets) for s in sources)} containers in {len(sources)} files")
     targets = [target for source in sources for target in source.targets]
-    decisions = Selector(client, report, workers).select(targets)
-    changes = render(sources, decisions, report)
+    selector = Selector(client, report, workers, now)
+    decisions = selector.select(targets)
+    markers = [marker for source in sources for marker in source.markers]
+    marker_edits = selector.select_markers(markers, discovered.book) if markers else []
+    changes = render(sources, decisions, report, marker_edits)
     report.sort()
     return Plan(report, changes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -54,6 +55,9 @@ class MetadataSource(Protocol):
     raise `ImageUpdaterError` on a registry failure. The engine caches by digest, so a
     policy may ask for the same tag twice without cost.
     """
+
+    #: the clock of the cycle (`--now`), for cool-downs (`minAge`)
+    now: datetime
 
     def lookup(self, tags: Sequence[str]) -> Mapping[str, ImageMetadata | None]: ...
 

@@ -13,6 +13,7 @@ The only package that imports ruamel.yaml (and only in `events`). The flow is::
 from __future__ import annotations
 
 from .codec import decode, encode
+from .comments import line_comment
 from .load import clear_cache, load_documents
 from .nodes import Edit, Node, Scalar
 from .rewrite import apply_edits
@@ -26,6 +27,7 @@ __all__ = [
     "clear_cache",
     "decode",
     "encode",
+    "line_comment",
     "load_documents",
     "screen",
 ]

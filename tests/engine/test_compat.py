@@ -1,0 +1,129 @@
+"""Drop-in compatibility: Flux v2, Flux v1 and Keel repositories, before and after migrate.
+
+The fixture repositories under tests/data/compat are set up as each tool documents; the
+registry serves the same images to all three, so the choices can be compared directly.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from imageupdater.engine import Plan, make_plan
+from tests.engine.fakeoci import FakeOCI
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+FIXTURES = Path(__file__).resolve().parent.parent / "data" / "compat"
+
+WEB = {"1.0.0": "01", "1.1.0": "02", "1.2.0": "03", "1.3.0-rc.1": "04", "2.0.0": "05"}
+API = {"main-aaa111-1700000100": "01", "main-ccc333-1700000200": "02",
+       "main-bbb222-1700000300": "03", "main-ddd444-1700000400-debug": "04"}  # fmt: skip
+WORKER = {"3.1.0": "01", "3.2.0": "02", "3.2.1": "03", "4.0.0": "04"}
+
+
+def registry() -> FakeOCI:
+    """Build times follow the versions, so build-time and version policies agree."""
+    oci = FakeOCI()
+    for repo, tags in (("acme/web", WEB), ("acme/api", API), ("acme/worker", WORKER)):
+        for tag, month in tags.items():
+            digest = oci.image(f"2026-{month}-01T00:00:00Z", seed=f"{repo}:{tag}")
+            oci.tag(repo, tag, digest)
+    return oci
+
+
+def checkout(tmp_path: Path, name: str) -> Path:
+    root = tmp_path / name
+    shutil.copytree(FIXTURES / name, root)
+    return root
+
+
+def plan(root: Path, oci: FakeOCI | None = None) -> Plan:
+    with (oci or registry()).client() as client:
+        return make_plan(root, client, NOW)
+
+
+def choices(result: Plan) -> set[tuple[str | None, str | None, str, str]]:
+    return {(u.workload, u.container, u.image, u.to_tag) for u in result.report.updates}
+
+
+def test_flux_v2_markers_and_image_policies(tmp_path: Path) -> None:
+    oci = registry()
+    result = plan(checkout(tmp_path, "flux2"), oci)
+    report = result.report
+    assert report.errors == []
+    worker_digest = oci.tags["acme/worker"]["3.2.1"]
+    rows = {(u.file, u.line): u for u in report.updates}
+    assert {key: (u.workload, u.container, u.from_tag, u.to_tag) for key, u in rows.items()} == {
+        ("apps/web.yaml", 11): ("Deployment/shop/web", None, "1.0.0", "1.2.0"),
+        ("apps/kustomization.yaml", 8): (
+            None,  # no metadata.name: not a Kubernetes object
+            None,
+            "main-aaa111-1700000100",
+            "main-bbb222-1700000300",  # -debug excluded by the ImageRepository
+        ),
+        ("apps/values.yaml", 6): (None, None, "3.1.0", "3.2.1"),
+        ("apps/values.yaml", 7): (None, None, f"sha256:{'0' * 64}", worker_digest),
+    }
+    assert rows[("apps/values.yaml", 7)].digest == worker_digest
+    texts = {c.relpath: c.after_text for c in result.changes}
+    assert (
+        'image: reg.test/acme/web:1.2.0 # {"$imagepolicy": "flux-system:web"}\n'
+        in texts["apps/web.yaml"]
+    )
+    assert 'tag: "3.2.1" # {' in texts["apps/values.yaml"]  # the quotes stay
+    # name markers already hold the name: up to date, not rewritten
+    assert sorted(s.reason for s in report.skipped) == ["up-to-date", "up-to-date"]
+
+
+def test_flux_v1_annotations(tmp_path: Path) -> None:
+    result = plan(checkout(tmp_path, "flux1"))
+    assert result.report.errors == []
+    assert choices(result) == {
+        ("Deployment/shop/web", "web", "reg.test/acme/web", "1.2.0"),
+        # glob: newest build matching main-*, which here is the -debug build
+        ("Deployment/shop/web", "api", "reg.test/acme/api", "main-ddd444-1700000400-debug"),
+        ("Deployment/shop/worker", "worker", "reg.test/acme/worker", "3.2.1"),
+        # automated without a tag pattern: Flux v1's default, the newest build of any tag
+        ("Deployment/shop/sidecar", "sidecar", "reg.test/acme/api", "main-ddd444-1700000400-debug"),
+    }
+    skipped = {(s.workload, s.reason, s.detail) for s in result.report.skipped}
+    assert ("Deployment/shop/batch", "frozen", "locked (fluxcd.io/locked): incident 42") in skipped
+
+
+def test_keel_annotations(tmp_path: Path) -> None:
+    result = plan(checkout(tmp_path, "keel"))
+    assert result.report.errors == []
+    assert choices(result) == {
+        ("Deployment/shop/web", "web", "reg.test/acme/web", "1.2.0"),
+        ("Deployment/shop/api", "api", "reg.test/acme/api", "main-ddd444-1700000400-debug"),
+        ("StatefulSet/shop/worker", "worker", "reg.test/acme/worker", "3.2.1"),
+    }
+    assert [(s.workload, s.reason) for s in result.report.skipped] == [
+        ("Deployment/shop/legacy", "never")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("annotations", "reason"),
+    [
+        ({"keel.sh/policy": "force"}, "unknown policy kind 'keel'"),
+        ({"fluxcd.io/automated": "true", "fluxcd.io/tag.web": "regexp:("}, "invalid regular"),
+    ],
+)
+def test_invalid_compat_policies_name_file_and_line(
+    tmp_path: Path, annotations: dict[str, str], reason: str
+) -> None:
+    notes = "".join(f"    {k}: {v!r}\n" for k, v in annotations.items())
+    (tmp_path / "web.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations:\n"
+        f"{notes}spec:\n  template:\n    spec:\n      containers:\n"
+        "        - name: web\n          image: reg.test/acme/web:1.0.0\n"
+    )
+    report = plan(tmp_path).report
+    (error,) = report.errors
+    assert (error.kind, error.file, error.line) == ("config", "web.yaml", 5 + len(annotations))
+    assert reason in error.message
+    assert [s.reason for s in report.skipped] == ["invalid-policy"]
