@@ -14,6 +14,7 @@ from imageupdater import app
 from imageupdater.delivery import CommitSettings, deliver
 from imageupdater.engine import Plan, make_plan
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError
+from imageupdater.migrate import MigrationPlan, plan_migration
 from imageupdater.policy import parse_policy
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report
@@ -75,6 +76,14 @@ def policy_select(expression: str, tags: Sequence[str], current: str | None) -> 
     """The tag the policy would move to, or None when there is nothing newer."""
     ranking = parse_policy(expression).rank(list(tags), current)
     return ranking.upgrades[0] if ranking.upgrades else None
+
+
+def migrate(root: Path, *, write: bool) -> MigrationPlan:
+    """Convert Flux v1 / Keel annotations and Flux v2 policies to native ones (SPEC §2.3)."""
+    result = plan_migration(_checked_root(root))
+    if write:
+        result.write()
+    return result
 
 
 def error_report(exc: ImageUpdaterError) -> Report:

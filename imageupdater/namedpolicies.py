@@ -22,6 +22,7 @@ when no policy has the exact `namespace/name`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -269,7 +270,9 @@ def _documents(documents: Iterable[tuple[str, Node]]) -> Iterable[_Document]:
 def load_policies(documents: Iterable[tuple[str, Node]], report: Report) -> PolicyBook:
     """Read every ImagePolicy / ImageRepository among `(file, document)`; report bad ones."""
     book = PolicyBook()
-    found = list(_documents(documents))
+    # ours first: a native policy shadows a Flux one of the same namespace/name, so that
+    # `migrate` can add native policies next to Flux's without removing them
+    found = sorted(_documents(documents), key=lambda d: d.api != OURS)
     repositories = {
         (d.namespace, d.name): d for d in found if d.kind == "ImageRepository" and d.api != OURS
     }
@@ -277,6 +280,8 @@ def load_policies(documents: Iterable[tuple[str, Node]], report: Report) -> Poli
         if document.kind != "ImagePolicy":
             continue
         key = f"{document.namespace or ''}/{document.name}"
+        if document.api != OURS and key in book.policies and not book.policies[key].flux:
+            continue  # shadowed by ours
         try:
             if not document.name:
                 raise PolicyError("metadata.name is missing")
@@ -341,3 +346,71 @@ def _flux(
     )
     return NamedPolicy(document.namespace, document.name, document.file, document.line,
                        image, policy, reflect_digest=reflection != "Never", flux=True)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class NativePolicy:
+    """A Flux ImagePolicy rewritten as ours, for `migrate`."""
+
+    file: str  # the file of the Flux ImagePolicy
+    line: int
+    namespace: str | None
+    name: str
+    text: str  # one YAML document, without `---`
+    notes: tuple[str, ...]
+
+
+def native_policies(documents: Iterable[tuple[str, Node]]) -> list[NativePolicy]:
+    """Our ImagePolicy for every valid Flux one that no native policy already shadows.
+
+    Values are written as JSON, which YAML reads as flow collections and double-quoted
+    strings, so no value can change meaning on the way.
+    """
+    report = Report()
+    items = list(documents)
+    book = load_policies(items, report)
+    found = list(_documents(items))
+    repositories = {(d.namespace, d.name): d for d in found if d.kind == "ImageRepository"}
+    natives: list[NativePolicy] = []
+    for document in found:
+        if document.kind != "ImagePolicy" or document.api == OURS:
+            continue
+        named = book.policies.get(f"{document.namespace or ''}/{document.name}")
+        if named is None or not named.flux or named.image is None:
+            continue  # invalid (reported by plan) or shadowed by a native policy
+        spec = document.spec if isinstance(document.spec, dict) else {}
+        ref = spec["imageRepositoryRef"]
+        repository = repositories.get((ref.get("namespace") or document.namespace, ref["name"]))
+        repository = repository or repositories.get((None, ref["name"]))
+        repo_spec = repository.spec if repository and isinstance(repository.spec, dict) else {}
+        lines = [
+            f"apiVersion: {OURS}",
+            "kind: ImagePolicy",
+            "metadata:",
+            f"  name: {json.dumps(document.name)}",
+        ]
+        if document.namespace:
+            lines.append(f"  namespace: {json.dumps(document.namespace)}")
+        lines += ["spec:", f"  image: {json.dumps(named.image)}"]
+        lines.append(f"  policy: {json.dumps(spec.get('policy'))}")
+        if spec.get("filterTags"):
+            lines.append(f"  filterTags: {json.dumps(spec['filterTags'])}")
+        if repo_spec.get("exclusionList"):
+            lines.append(f"  exclude: {json.dumps(repo_spec['exclusionList'])}")
+        notes: list[str] = []
+        if named.reflect_digest:
+            notes.append(
+                "digestReflectionPolicy has no native field: a whole-reference marker keeps "
+                "a digest only when its value already pins one"
+            )
+        natives.append(
+            NativePolicy(
+                document.file,
+                document.line,
+                document.namespace,
+                document.name,
+                "\n".join(lines) + "\n",
+                tuple(notes),
+            )
+        )
+    return natives

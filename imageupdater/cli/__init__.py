@@ -13,6 +13,7 @@ import click
 import typer
 
 from imageupdater.cli import core as core  # registers the verbs on `cli`
+from imageupdater.cli import migrate as migrate  # registers `migrate`
 from imageupdater.cli import render
 from imageupdater.cli.options import cli
 

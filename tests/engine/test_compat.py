@@ -6,12 +6,16 @@ registry serves the same images to all three, so the choices can be compared dir
 
 from __future__ import annotations
 
+import difflib
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from imageupdater.cli import main
+from imageupdater.commands import migrate
 from imageupdater.engine import Plan, make_plan
 from tests.engine.fakeoci import FakeOCI
 
@@ -127,3 +131,93 @@ def test_invalid_compat_policies_name_file_and_line(
     assert (error.kind, error.file, error.line) == ("config", "web.yaml", 5 + len(annotations))
     assert reason in error.message
     assert [s.reason for s in report.skipped] == ["invalid-policy"]
+
+
+# --- migrate --------------------------------------------------------------------------
+
+
+def changed_lines(before: str, after: str) -> int:
+    diff = difflib.ndiff(before.splitlines(), after.splitlines())
+    return sum(1 for line in diff if line.startswith("- "))
+
+
+@pytest.mark.parametrize("name", ["flux2", "flux1", "keel"])
+def test_migrate_then_plan_gives_the_same_choices(tmp_path: Path, name: str) -> None:
+    root = checkout(tmp_path, name)
+    before = choices(plan(root))
+    texts = {p: p.read_text() for p in root.rglob("*.yaml")}
+    result = migrate(root, write=True)
+    assert result.report.errors == []
+    after = choices(plan(root))
+    assert after == before
+    assert migrate(root, write=False).changes == []  # idempotent
+    for path, text in texts.items():
+        new = path.read_text()
+        assert "fluxcd.io/tag." not in new
+        assert "keel.sh/policy" not in new
+        assert changed_lines(text, new) <= text.count("fluxcd.io/") + text.count("keel.sh/policy")
+    if name == "flux2":
+        # the native twins decide now: Flux's objects can go
+        (root / "flux-system" / "images.yaml").unlink()
+        assert choices(plan(root)) == before
+
+
+def test_migrate_diff_is_minimal_and_keeps_comments(tmp_path: Path) -> None:
+    root = checkout(tmp_path, "flux1")
+    path = root / "apps" / "deployments.yaml"
+    text = path.read_text()
+    result = migrate(root, write=False)
+    assert path.read_text() == text  # dry run
+    (migrated,) = result.files
+    after = migrated.after_text
+    assert (
+        "    # the worker follows 3.2 builds\n    imageupdater.io/policy.worker: regex:^3\\.2\\.\n"
+        in after
+    )
+    assert '    imageupdater.io/frozen: "true"\n' in after  # the quotes of the value stay
+    rows = [
+        (c.line, c.before, c.after) for c in result.changes if c.workload == "Deployment/shop/web"
+    ]
+    assert rows == [
+        (7, "fluxcd.io/automated: true", "(removed)"),
+        (8, "fluxcd.io/tag.web: semver:^1.0", "imageupdater.io/policy.web: semver:^1.0"),
+        (9, "fluxcd.io/tag.api: glob:main-*", "imageupdater.io/policy.api: glob:main-*"),
+    ]
+
+
+def test_migrate_leaves_invalid_and_native_workloads_alone(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\n  annotations:\n"
+        "    keel.sh/policy: force\nspec:\n  template:\n    spec:\n      containers:\n"
+        "        - name: a\n          image: reg.test/acme/web:1.0.0\n"
+        "---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: b\n  annotations:\n"
+        "    keel.sh/policy: minor\n    imageupdater.io/policy: patch\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: b\n          image: reg.test/acme/web:1\n"
+    )
+    result = migrate(tmp_path, write=True)
+    assert result.changes == []
+    assert [(e.kind, e.file, e.line) for e in result.report.errors] == [("config", "a.yaml", 6)]
+
+
+def test_migrate_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = checkout(tmp_path, "keel")
+    with pytest.raises(SystemExit) as exited:
+        main(["migrate", str(root), "--format", "json", "--dry-run", "--diff"])
+    assert exited.value.code == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["written"] is False
+    assert [c["to"] for c in document["changes"]] == [
+        "imageupdater.io/policy: minor",
+        "imageupdater.io/policy: glob:main-*",
+        "imageupdater.io/policy: patch",
+        "imageupdater.io/policy: never",
+    ]
+    assert "+    imageupdater.io/policy: minor\n" in document["diff"]
+    with pytest.raises(SystemExit) as exited:
+        main(["migrate", str(root)])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert (
+        "apps/deployments.yaml:7  keel.sh/policy: minor  ->  imageupdater.io/policy: minor" in out
+    )
