@@ -12,10 +12,12 @@ from pathlib import Path
 
 from imageupdater import app
 from imageupdater.delivery import CommitSettings, deliver
-from imageupdater.engine import Plan, make_plan
-from imageupdater.errors import ConfigError, GitError, ImageUpdaterError
+from imageupdater.engine import Plan, make_plan, select_from_registry
+from imageupdater.errors import ConfigError, GitError, ImageUpdaterError, PolicyError
 from imageupdater.migrate import MigrationPlan, plan_migration
-from imageupdater.policy import parse_policy
+from imageupdater.model import ImageMetadata
+from imageupdater.policy import metadata_policy, parse_policy
+from imageupdater.policy.explain import explain as explain_tags
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report
 from imageupdater.workspace import Workspace
@@ -76,6 +78,48 @@ def policy_select(expression: str, tags: Sequence[str], current: str | None) -> 
     """The tag the policy would move to, or None when there is nothing newer."""
     ranking = parse_policy(expression).rank(list(tags), current)
     return ranking.upgrades[0] if ranking.upgrades else None
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """`policy select` with `--image` and/or `--explain`."""
+
+    selected: str | None
+    digest: str | None  # with --image: the selected tag's digest
+    current: str | None
+    tags: list[str]
+    reasons: dict[str, str]  # tag -> why (empty unless explain)
+
+
+def policy_explain(
+    expression: str,
+    tags: Sequence[str],
+    current: str | None,
+    *,
+    image: str | None = None,
+    options: app.Options | None = None,
+    explain: bool = False,
+) -> Selection:
+    """Select like `policy_select`, from `tags` or from the registry, with reasons."""
+    policy = parse_policy(expression)
+    if image is None:
+        if metadata_policy(policy) is not None or getattr(policy, "tracks_digest", False):
+            raise PolicyError(f"policy {expression!r} needs the registry: use --image")
+        listed = list(tags)
+        ranking = policy.rank(listed, current)
+        selected = ranking.upgrades[0] if ranking.upgrades else None
+        digest = None
+        metadata: dict[str, ImageMetadata | None] = {}
+    else:
+        ref = parse_reference(image)
+        current = current if current is not None else ref.tag
+        settings = options or app.Options()
+        with app.registry_client(settings) as client:
+            outcome = select_from_registry(client, ref, policy, current, settings.clock())
+        listed, ranking = outcome.tags, outcome.ranking
+        selected, digest, metadata = outcome.tag, outcome.digest, outcome.metadata
+    reasons = explain_tags(policy, listed, current, ranking, selected, metadata) if explain else {}
+    return Selection(selected, digest, current, listed, reasons)
 
 
 def migrate(root: Path, *, write: bool) -> MigrationPlan:

@@ -119,6 +119,7 @@ class RegistryMetadata:
         now: datetime,
     ) -> None:
         self.now = now
+        self.seen: dict[str, ImageMetadata | None] = {}  # what was looked up, for --explain
         self._client = client
         self._manifests = manifests
         self._ref = ref
@@ -140,7 +141,9 @@ class RegistryMetadata:
             with ThreadPoolExecutor(max_workers=min(self._workers, len(distinct))) as pool:
                 fetched = pool.map(lambda d: self._client.metadata(self._ref, d), distinct)
                 found = dict(zip(distinct, fetched, strict=True))
-        return {tag: found.get(digests[tag]) if tag in digests else None for tag in wanted}
+        answer = {tag: found.get(digests[tag]) if tag in digests else None for tag in wanted}
+        self.seen.update(answer)
+        return answer
 
 
 class Selector:
@@ -401,6 +404,56 @@ class Selector:
                     self._report.skipped.append(target.skip("no-candidate", detail))
             pending = still
         return decisions
+
+
+@dataclass(frozen=True, slots=True)
+class SelectOutcome:
+    """`policy select --image`: the ranking, the existing winner and what was looked up."""
+
+    tags: list[str]
+    ranking: Ranking
+    tag: str | None
+    digest: str | None
+    metadata: dict[str, ImageMetadata | None]
+
+
+def select_from_registry(
+    client: RegistryClient,
+    ref: ImageRef,
+    policy: TagPolicy,
+    current: str | None,
+    now: datetime,
+    *,
+    workers: int = DEFAULT_WORKERS,
+) -> SelectOutcome:
+    """One image, one policy, the registry's tags: what a workload with it would get.
+
+    The winner must exist (its manifest is checked, best first), as in a plan. Registry
+    failures raise.
+    """
+    tags = client.list_tags(ref)
+    manifests = ManifestChecker(client, workers)
+    if getattr(policy, "tracks_digest", False):
+        tag = current or "latest"
+        manifests.check([(ref, tag)])
+        result = manifests.result(ref, tag)
+        if isinstance(result, ImageUpdaterError):
+            raise result
+        ranking = policy.rank(tags, tag)
+        digest = result.digest if result is not None else None
+        return SelectOutcome(tags, ranking, tag if digest else None, digest, {})
+    source = RegistryMetadata(client, manifests, ref, workers, now)
+    needs = metadata_policy(policy)
+    ranking = needs.rank_with(tags, current, source) if needs else policy.rank(tags, current)
+    for tag in ranking.upgrades:
+        manifests.check([(ref, tag)])
+        result = manifests.result(ref, tag)
+        if isinstance(result, ImageUpdaterError):
+            raise result
+        if result is not None:
+            return SelectOutcome(tags, ranking, tag, result.digest, source.seen)
+        source.seen[tag] = None
+    return SelectOutcome(tags, ranking, None, None, source.seen)
 
 
 def _current_tag(group: Sequence[Marker]) -> str | None:
