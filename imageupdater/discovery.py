@@ -8,7 +8,7 @@ so that one bad file or workload never stops the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -103,8 +103,7 @@ def _targets_of(
     workload: Workload, relpath: str, now: datetime, report: Report, book: PolicyBook
 ) -> list[Target]:
     targets: list[Target] = []
-    lock = locked(workload)
-    freeze = freeze_of(workload, now) or (Freeze(lock) if lock else None)
+    freeze = _freeze(workload, now)
     for container in workload.containers:
         source = policy_source(workload, container.name)
         if source is None and not is_opted_in(workload, container.name):
@@ -174,16 +173,39 @@ def _parse(path: Path, relpath: str, report: Report) -> _Parsed | None:
     return _Parsed(path, relpath, data, text, list(documents))
 
 
+def _freeze(workload: Workload, now: datetime) -> Freeze | None:
+    lock = locked(workload)
+    return freeze_of(workload, now) or (Freeze(lock) if lock else None)
+
+
 def _source(parsed: _Parsed, report: Report, now: datetime, book: PolicyBook) -> SourceFile:
     source = SourceFile(parsed.path, parsed.relpath, parsed.data, parsed.text)
     for document in parsed.documents:
         workload = find_workload(document)
-        if workload is not None:
-            source.targets.extend(_targets_of(workload, parsed.relpath, now, report, book))
-    markers, problems = find_markers(parsed.relpath, parsed.text, parsed.documents)
-    source.markers.extend(markers)
-    for line, message in problems:
-        report.add_error(ErrorEntry("config", message, file=parsed.relpath, line=line))
+        markers, problems = find_markers(parsed.relpath, parsed.text, [document])
+        for line, message in problems:
+            report.add_error(ErrorEntry("config", message, file=parsed.relpath, line=line))
+        if workload is None:
+            source.markers.extend(markers)
+            continue
+        source.targets.extend(_targets_of(workload, parsed.relpath, now, report, book))
+        freeze = _freeze(workload, now)
+        # a container opted in by annotation is decided by its annotation, not by a marker
+        # on the same value: one value gets one decision
+        annotated = {
+            c.image.start
+            for c in workload.containers
+            if isinstance(c.image, Scalar)
+            and (policy_source(workload, c.name) is not None or is_opted_in(workload, c.name))
+        }
+        for marker in markers:
+            if marker.scalar.start in annotated:
+                continue
+            if freeze is not None:  # frozen: no change of any kind, markers included
+                skip = Skip(parsed.relpath, "frozen", freeze.detail, marker.workload)
+                report.skipped.append(replace(skip, line=marker.scalar.line))
+                continue
+            source.markers.append(marker)
     return source
 
 

@@ -44,9 +44,6 @@ POLICIES: dict[str, Callable[[str], TagPolicy]] = {
     "digest": buildtime.DigestPolicy,
 }
 
-#: SPEC §3.1 kinds that a later change implements; named until then for a clear error
-PLANNED: tuple[str, ...] = ()
-
 
 def parse_policy(expression: str, named: Mapping[str, TagPolicy] | None = None) -> TagPolicy:
     """Parse an inline policy expression such as `semver:^1.2`, `minor` or `never`.
@@ -78,8 +75,6 @@ def parse_policy(expression: str, named: Mapping[str, TagPolicy] | None = None) 
 
 
 def _unknown(kind: str, text: str) -> str:
-    if kind in PLANNED:
-        return f"policy kind {kind!r} is not supported yet"
     known = ", ".join(sorted(POLICIES))
     hint = f"; kinds are lowercase: {kind.lower()!r}" if kind.lower() in POLICIES else ""
     return f"unknown policy kind {kind!r} in {text!r} (known: {known}){hint}"

@@ -221,3 +221,22 @@ def test_migrate_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert (
         "apps/deployments.yaml:7  keel.sh/policy: minor  ->  imageupdater.io/policy: minor" in out
     )
+
+
+def test_markers_respect_freezes_and_annotations(tmp_path: Path) -> None:
+    root = checkout(tmp_path, "flux2")
+    (root / "apps" / "more.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: frozen\n  annotations:\n"
+        "    imageupdater.io/frozen: 'true'\nspec:\n  template:\n    spec:\n      containers:\n"
+        "        - name: a\n"
+        '          image: reg.test/acme/web:1.0.0 # {"$imagepolicy": "flux-system:web"}\n'
+        "---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: annotated\n  annotations:\n"
+        "    imageupdater.io/policy: patch\nspec:\n  template:\n    spec:\n      containers:\n"
+        "        - name: b\n"
+        '          image: reg.test/acme/web:1.0.0 # {"$imagepolicy": "flux-system:web"}\n'
+    )
+    report = plan(root).report
+    rows = {(s.workload, s.reason) for s in report.skipped if s.file == "apps/more.yaml"}
+    assert rows == {("Deployment/frozen", "frozen"), ("Deployment/annotated", "up-to-date")}
+    assert not [u for u in report.updates if u.file == "apps/more.yaml"]
