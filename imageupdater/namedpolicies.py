@@ -319,6 +319,18 @@ def _ours(document: _Document) -> NamedPolicy:
                        image, policy)  # fmt: skip
 
 
+def _repository(
+    repositories: Mapping[tuple[str | None, str], _Document], namespace: str | None, name: str
+) -> _Document | None:
+    """The ImageRepository a policy references: same namespace, else one without a
+    namespace, else the only one of that name (kustomize often sets namespaces later)."""
+    found = repositories.get((namespace, name)) or repositories.get((None, name))
+    if found is not None:
+        return found
+    named = [doc for (_, doc_name), doc in repositories.items() if doc_name == name]
+    return named[0] if len(named) == 1 else None
+
+
 def _flux(
     document: _Document, repositories: Mapping[tuple[str | None, str], _Document]
 ) -> NamedPolicy:
@@ -326,8 +338,7 @@ def _flux(
     ref = spec.get("imageRepositoryRef")
     if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
         raise PolicyError("spec.imageRepositoryRef.name is missing")
-    namespace = ref.get("namespace") or document.namespace
-    repository = repositories.get((namespace, ref["name"])) or repositories.get((None, ref["name"]))
+    repository = _repository(repositories, ref.get("namespace") or document.namespace, ref["name"])
     if repository is None:
         raise PolicyError(f"ImageRepository {ref['name']!r} is not in the repository")
     repo_spec = repository.spec if isinstance(repository.spec, dict) else {}
@@ -380,8 +391,9 @@ def native_policies(documents: Iterable[tuple[str, Node]]) -> list[NativePolicy]
             continue  # invalid (reported by plan) or shadowed by a native policy
         spec = document.spec if isinstance(document.spec, dict) else {}
         ref = spec["imageRepositoryRef"]
-        repository = repositories.get((ref.get("namespace") or document.namespace, ref["name"]))
-        repository = repository or repositories.get((None, ref["name"]))
+        repository = _repository(
+            repositories, ref.get("namespace") or document.namespace, ref["name"]
+        )
         repo_spec = repository.spec if repository and isinstance(repository.spec, dict) else {}
         lines = [
             f"apiVersion: {OURS}",

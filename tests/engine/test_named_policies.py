@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 from imageupdater.engine import Plan, make_plan
+from imageupdater.errors import PolicyError
+from imageupdater.namedpolicies import PolicyBook, load_policies
+from imageupdater.report import Report
+from imageupdater.yamledit import load_documents
 from tests.engine.fakeoci import FakeOCI
 from tests.engine.test_engine import deployment, write
 
@@ -112,3 +116,52 @@ def test_unknown_reference(tmp_path: Path, registry: FakeOCI) -> None:
     report = plan(tmp_path, registry).report
     assert "no named policy 'shop/nope'" in report.errors[0].message
     assert [s.reason for s in report.skipped] == ["invalid-policy"]
+
+
+def load(text: str) -> tuple[PolicyBook, Report]:
+    report = Report()
+    documents = [d for d in load_documents(text) if d is not None]
+    return load_policies([("p.yaml", d) for d in documents], report), report
+
+
+FLUX_REPO = (
+    "apiVersion: image.toolkit.fluxcd.io/{api}\nkind: ImageRepository\n"
+    "metadata: {{name: web{ns}}}\nspec: {{image: ghcr.io/acme/web}}\n---\n"
+)
+FLUX_POLICY = (
+    "apiVersion: image.toolkit.fluxcd.io/{api}\nkind: ImagePolicy\n"
+    "metadata: {{name: web, namespace: flux-system}}\n"
+    "spec: {{imageRepositoryRef: {{name: web}}, policy: {{semver: {{range: '^1'}}}}}}\n"
+)
+
+
+@pytest.mark.parametrize("api", ["v1beta2", "v1"])
+@pytest.mark.parametrize("ns", ["", ", namespace: flux-system", ", namespace: elsewhere"])
+def test_flux_policy_finds_its_repository(api: str, ns: str) -> None:
+    book, report = load(FLUX_REPO.format(api=api, ns=ns) + FLUX_POLICY.format(api=api))
+    assert report.errors == []
+    named = book.find("flux-system", "web")
+    assert (named.image, named.flux, named.policy.expression) == (
+        "ghcr.io/acme/web",
+        True,
+        "semver:^1",
+    )
+
+
+def test_flux_policy_without_repository_is_invalid() -> None:
+    book, report = load(FLUX_POLICY.format(api="v1"))
+    assert [(e.file, e.line) for e in report.errors] == [("p.yaml", 2)]
+    assert "ImageRepository 'web' is not in the repository" in report.errors[0].message
+    with pytest.raises(PolicyError, match="is invalid"):
+        book.find("flux-system", "web")
+
+
+def test_native_policy_shadows_flux_one() -> None:
+    native = policy("  image: ghcr.io/acme/other\n  policy: {relative: minor}\n").replace(
+        "namespace: shop", "namespace: flux-system"
+    )
+    book, report = load(FLUX_REPO.format(api="v1", ns="") + FLUX_POLICY.format(api="v1")
+                        + "---\n" + native)  # fmt: skip
+    assert report.errors == []
+    named = book.find("flux-system", "web")
+    assert (named.flux, named.image) == (False, "ghcr.io/acme/other")
