@@ -12,6 +12,7 @@ from pathlib import Path
 
 from imageupdater import app
 from imageupdater.delivery import CommitSettings, deliver
+from imageupdater.discovery import load_named_policies
 from imageupdater.engine import Plan, make_plan, select_from_registry
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError, PolicyError
 from imageupdater.migrate import MigrationPlan, plan_migration
@@ -99,9 +100,21 @@ def policy_explain(
     image: str | None = None,
     options: app.Options | None = None,
     explain: bool = False,
+    policies_dir: Path | None = None,
 ) -> Selection:
-    """Select like `policy_select`, from `tags` or from the registry, with reasons."""
-    policy = parse_policy(expression)
+    """Select like `policy_select`, from `tags` or from the registry, with reasons.
+
+    `policies_dir`: a checkout whose named policies `@ns/name` may refer to; a named policy
+    with `spec.image` (or a Flux ImageRepository) supplies the image when no tags are given.
+    """
+    if policies_dir is not None:
+        book = load_named_policies(_checked_root(policies_dir), Report())
+        policy = book.parse(expression)
+        if image is None and not tags and expression.strip().startswith("@"):
+            namespace, _, name = expression.strip()[1:].partition("/")
+            image = book.find(namespace, name).image
+    else:
+        policy = parse_policy(expression)
     if image is None:
         if metadata_policy(policy) is not None or getattr(policy, "tracks_digest", False):
             raise PolicyError(f"policy {expression!r} needs the registry: use --image")

@@ -245,6 +245,17 @@ def discover_repository(root: Path, report: Report, now: datetime) -> Discovered
     return Discovered([s for s in sources if s.targets or s.markers], book)
 
 
+def load_named_policies(root: Path, report: Report) -> PolicyBook:
+    """Only the named policies of a checkout (for `policy select @ns/name --dir`)."""
+    documents: list[tuple[str, Node]] = []
+    for candidate in walk_yaml_files(root):
+        if candidate.skip_reason is None:
+            found = _parse(candidate.path, candidate.relpath, Report())
+            if found is not None:
+                documents.extend((found.relpath, d) for d in found.documents if d is not None)
+    return load_policies(documents, report)
+
+
 def _screens(path: Path) -> bool:
     """Templates are reported only when they mention us; the rest stay silent."""
     try:

@@ -245,6 +245,12 @@ def _documents(documents: Iterable[tuple[str, Node]]) -> Iterable[_Document]:
     for file, document in documents:
         if not isinstance(document, dict):
             continue
+        kind_node = document.get("kind")  # cheap test first: most documents are workloads
+        if not isinstance(kind_node, Scalar) or kind_node.value not in (
+            "ImagePolicy",
+            "ImageRepository",
+        ):
+            continue
         body = plain(document)
         api, kind = body.get("apiVersion"), body.get("kind")
         if kind not in ("ImagePolicy", "ImageRepository") or not isinstance(api, str):

@@ -151,6 +151,10 @@ def policy_select(
     explain: Annotated[
         bool, typer.Option("--explain", help="Say why each other tag was not selected.")
     ] = False,
+    policies_dir: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Checkout whose named policies '@ns/name' refers to."),
+    ] = None,
     fmt: FormatOpt = Format.text,
     registry_config: RegistryConfigOpt = None,
     insecure_registry: InsecureOpt = None,
@@ -162,13 +166,19 @@ def policy_select(
     if image is not None and listed:
         raise click.BadParameter("give tags or --image, not both", param_hint="--image")
     try:
-        if image is None and not explain:
+        if image is None and not explain and policies_dir is None:
             chosen = commands.policy_select(expression, listed, current)
             selection = commands.Selection(chosen, None, current, listed, {})
         else:
             options = make_options(registry_config, insecure_registry, None, now, verbose)
             selection = commands.policy_explain(
-                expression, listed, current, image=image, options=options, explain=explain
+                expression,
+                listed,
+                current,
+                image=image,
+                options=options,
+                explain=explain,
+                policies_dir=policies_dir,
             )
     except PolicyError as exc:
         raise click.BadParameter(str(exc), param_hint="EXPR") from None

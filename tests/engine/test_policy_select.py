@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,19 @@ def test_explain_without_registry(capsys: pytest.CaptureFixture[str]) -> None:
     captured = capsys.readouterr()
     assert captured.out == "1.2.5\n"
     assert "  1.3.0: patch stays on 1.2\n" in captured.err
+
+
+def test_named_policy_from_a_checkout(
+    registry: FakeOCI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixture = Path(__file__).resolve().parent.parent / "data" / "compat" / "flux2"
+    with pytest.raises(SystemExit) as exited:
+        main(["policy", "select", "@flux-system/web", "--dir", str(fixture), "--current", "1.2.0",
+              "--explain"])  # fmt: skip
+    assert exited.value.code == 0
+    captured = capsys.readouterr()
+    assert captured.out == "1.3.0\n"  # the Flux ImageRepository names the image
+    assert "  2.0.0: outside the range >=1.0.0 <2.0.0\n" in captured.err
+    with pytest.raises(SystemExit) as exited:
+        main(["policy", "select", "@flux-system/nope", "--dir", str(fixture)])
+    assert exited.value.code == 64
