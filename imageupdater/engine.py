@@ -20,7 +20,7 @@ from imageupdater.errors import ConfigError, ImageUpdaterError, PolicyError, Rew
 from imageupdater.markers import LatestRef, Marker, setter_value
 from imageupdater.model import ImageMetadata, ImageRef, ManifestInfo
 from imageupdater.namedpolicies import NamedPolicy, PolicyBook
-from imageupdater.policy import Ranking, TagPolicy, metadata_policy
+from imageupdater.policy import Ranking, TagPolicy, compare_tags, metadata_policy
 from imageupdater.registry import RegistryClient, parse_reference, scan_tags
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason, Update
 from imageupdater.yamledit import Edit, apply_edits, encode
@@ -285,15 +285,19 @@ class Selector:
         tags_by_image: dict[str, list[str] | ImageUpdaterError],
     ) -> LatestRef | None:
         current = _current_tag(group)
+        # Flux's own policies are chosen as Flux does (its status.latestRef does not depend
+        # on the files), so markers written for Flux get Flux's answer; never-downgrade is
+        # then checked per marker. Ours start from the current tag (shape, no downgrade).
+        ranked_from = None if named.flux else current
         if getattr(named.policy, "tracks_digest", False):
             candidates = [current or "latest"]
         else:
             tags = tags_by_image[ref.canonical]
             if isinstance(tags, ImageUpdaterError):
                 raise tags
-            ranking = self._ranking_for(ref, named.policy, tags, current)
+            ranking = self._ranking_for(ref, named.policy, tags, ranked_from)
             candidates = list(ranking.upgrades)
-            if current is not None and current in tags:
+            if current is not None and current in tags and current not in candidates:
                 candidates.append(current)  # nothing newer: the current tag and its digest
         for tag in candidates:
             self._manifests.check([(ref, tag)])
@@ -315,6 +319,12 @@ class Selector:
             if value is None or value == old:
                 self._marker_skips([marker], "up-to-date", f"{marker.setter} is {old}", latest.name)
                 continue
+            if marker.field in ("", "tag"):
+                written = _tag_of(old) if marker.field == "" else old
+                if (compare_tags(written, latest.tag) or 0) > 0:
+                    detail = f"{written} is newer than {latest.tag}: never a downgrade"
+                    self._marker_skips([marker], "up-to-date", detail, latest.name)
+                    continue
             if marker.field in ("", "tag"):
                 before = _tag_of(old) if marker.field == "" else old
                 after = latest.tag
