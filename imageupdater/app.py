@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from imageupdater.forge import Forge, ForgeHttp, connect
 from imageupdater.registry import RegistryClient
+
+#: the environment variable the forge token is read from (never a flag: flags leak into `ps`)
+FORGE_TOKEN_ENV = "IMAGEUPDATER_FORGE_TOKEN"  # noqa: S105 (a name, not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +43,8 @@ def registry_client(options: Options) -> RegistryClient:
         docker_config=options.registry_config,
         insecure_hosts=tuple(options.insecure_registries),
     )
+
+
+def forge(kind: str, url: str | None, repo: str) -> tuple[Forge, ForgeHttp]:
+    """The forge adapter for PR mode, authenticated with ``$IMAGEUPDATER_FORGE_TOKEN``."""
+    return connect(kind, url, repo, os.environ.get(FORGE_TOKEN_ENV) or None)

@@ -13,12 +13,13 @@ from pathlib import Path
 from imageupdater import app
 from imageupdater.delivery import CommitSettings, deliver
 from imageupdater.discovery import load_named_policies
-from imageupdater.engine import Plan, make_plan, select_from_registry
+from imageupdater.engine import Decision, Plan, make_plan, select_from_registry
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError, PolicyError
 from imageupdater.migrate import MigrationPlan, plan_migration
 from imageupdater.model import ImageMetadata
 from imageupdater.policy import metadata_policy, parse_policy
 from imageupdater.policy.explain import explain as explain_tags
+from imageupdater.prmode import Grouping, PRSettings, deliver_pr
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report
 from imageupdater.workspace import Workspace
@@ -42,17 +43,45 @@ class ApplyRequest:
     push: bool = False
     branch: str | None = None
     template: str | None = None
+    mode: str = "commit"  # or "pr"
+    pr: PullRequestRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestRequest:
+    forge: str
+    repo: str
+    url: str | None = None
+    grouping: Grouping = "workload"
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    automation: str | None = None
+
+
+def delivery_mode(decision: Decision, default: str) -> str:
+    """The workload's ``imageupdater.io/update`` (``commit`` or ``pr``) wins over the run's."""
+    wanted = decision.target.update_mode
+    return wanted if wanted in ("commit", "pr") else default
 
 
 def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
+    """Deliver in the requested mode; workloads that ask for the other mode get it.
+
+    Commit-mode workloads go first: their commit lands on the base branch, so the PR
+    branches built afterwards are on top of it and never carry those changes.
+    """
     root = _checked_root(root)
+    if request.mode not in ("commit", "pr"):
+        raise ConfigError(f"unknown mode {request.mode!r}; expected commit or pr")
     workspace = Workspace.find(root)
     if request.commit and workspace is None:
         raise ConfigError(f"--commit needs a Git repository; {root} is not in one")
     commit = workspace is not None and request.commit is not False
+    if request.mode == "pr" and (workspace is None or request.pr is None):
+        raise ConfigError("--mode pr needs a Git repository, --forge and --forge-repo")
     settings = CommitSettings(
         commit=commit,
-        push=request.push and commit,
+        push=(request.push or request.mode == "pr") and commit,
         branch=request.branch,
         template=request.template,
     )
@@ -61,12 +90,75 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
         def fresh_plan() -> Plan:
             return make_plan(root, client, options.clock(), workers=options.workers)
 
-        try:
-            return deliver(fresh_plan, workspace if commit else None, settings)
-        except GitError as exc:
-            report = Report()
-            report.add_error(ErrorEntry(exc.kind, str(exc)))
+        latest: list[Plan] = []
+
+        def only(plan: Plan, mode: str) -> Plan:
+            if all(delivery_mode(d, request.mode) == mode for d in plan.decisions):
+                return plan
+            markers = mode == "commit" and request.mode == "commit"
+            return plan.subset(lambda d: delivery_mode(d, request.mode) == mode, markers=markers)
+
+        def commit_part() -> Plan:
+            latest[:] = [fresh_plan()]
+            return only(latest[0], "commit")
+
+        report: Report | None = None
+        modes: set[str] = set()
+        if request.mode == "pr":
+            latest.append(fresh_plan())
+            modes = {delivery_mode(d, "pr") for d in latest[0].decisions}
+        if request.mode == "commit" or "commit" in modes:
+            try:
+                report = deliver(commit_part, workspace if commit else None, settings)
+            except GitError as exc:
+                report = Report()
+                report.add_error(ErrorEntry(exc.kind, str(exc)))
+        modes = {delivery_mode(d, request.mode) for d in latest[0].decisions} if latest else set()
+        if "pr" not in modes and request.mode == "commit":
+            assert report is not None
             return report
+        pr_plan = fresh_plan() if report is not None else latest[0]
+        pr_plan = only(pr_plan, "pr")
+        if request.pr is None or workspace is None:
+            assert report is not None
+            for decision in pr_plan.decisions:
+                message = "asks for imageupdater.io/update: pr, but no --forge is configured"
+                report.add_error(ErrorEntry("config", message, file=decision.target.file))
+            return report
+        pr_report = _apply_pr(pr_plan, workspace, request)
+        return pr_report if report is None else _merge(report, pr_report)
+
+
+def _apply_pr(plan: Plan, workspace: Workspace, request: ApplyRequest) -> Report:
+    """PR mode: nothing in the checkout changes; branches and PRs carry the updates."""
+    assert request.pr is not None
+    settings = PRSettings(
+        base=request.branch,
+        grouping=request.pr.grouping,
+        automation=request.pr.automation,
+        labels=request.pr.labels,
+        reviewers=request.pr.reviewers,
+        commit_template=request.template,
+    )
+    forge, http = app.forge(request.pr.forge, request.pr.url, request.pr.repo)
+    with http:
+        try:
+            return deliver_pr(plan, workspace, forge, settings)
+        except ImageUpdaterError as exc:
+            plan.report.add_error(ErrorEntry(exc.kind, str(exc)))
+            return plan.report
+
+
+def _merge(first: Report, second: Report) -> Report:
+    """One report for a run that delivered some workloads by commit and some by PR."""
+    first.updates.extend(second.updates)
+    first.skipped.extend(s for s in second.skipped if s not in first.skipped)
+    for error in second.errors:
+        first.add_error(error)
+    first.pushed = first.pushed or second.pushed
+    first.pull_requests.extend(second.pull_requests)
+    first.sort()
+    return first
 
 
 def list_tags(image: str, options: app.Options) -> list[str]:

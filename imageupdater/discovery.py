@@ -22,7 +22,7 @@ from imageupdater.namedpolicies import PolicyBook, load_policies
 from imageupdater.policy import TagPolicy
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason
-from imageupdater.workloads import Workload, find_workload, is_opted_in
+from imageupdater.workloads import UPDATE_MODE, Workload, find_workload, is_opted_in
 from imageupdater.yamledit import Node, Scalar, decode, load_documents, screen
 
 
@@ -38,6 +38,8 @@ class Target:
     policy: TagPolicy | None
     policy_text: str
     pin: str | None
+    #: ``imageupdater.io/update`` of the workload (``commit`` or ``pr``), if set
+    update_mode: str | None = None
 
     @property
     def current(self) -> str:
@@ -140,6 +142,7 @@ def _targets_of(
                 policy=policy,
                 policy_text=source.expression if source else "",
                 pin=pin.value.strip() if pin is not None else None,
+                update_mode=(workload.annotation(UPDATE_MODE) or "").strip().lower() or None,
             )
         )
     return targets

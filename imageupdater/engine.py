@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,6 +69,27 @@ class FileChange:
 class Plan:
     report: Report
     changes: list[FileChange]
+    #: what the changes were rendered from, so PR mode can render one group at a time
+    sources: list[SourceFile] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    #: line-marker edits (SPEC §2.2); they have no workload annotation to pick a mode, so
+    #: they go with commit-mode delivery (PR mode does not deliver them yet)
+    marker_edits: list[MarkerEdit] = field(default_factory=list)
+
+    def render_subset(self, decisions: Sequence[Decision]) -> list[FileChange]:
+        """The file changes for only ``decisions`` (one PR's worth), from the same sources."""
+        return render(self.sources, decisions, Report())
+
+    def subset(self, keep: Callable[[Decision], bool], *, markers: bool = False) -> Plan:
+        """The plan for the decisions ``keep`` accepts (per-workload delivery modes), plus
+        the marker edits when ``markers``; skips and errors are shared, updates and changes
+        are only those of what is kept."""
+        chosen = [d for d in self.decisions if keep(d)]
+        kept_markers = list(self.marker_edits) if markers else []
+        report = Report(skipped=list(self.report.skipped), errors=list(self.report.errors))
+        changes = render(self.sources, chosen, report, kept_markers)
+        report.sort()
+        return Plan(report, changes, self.sources, chosen, kept_markers)
 
 
 ManifestKey = tuple[str, str]
@@ -577,4 +598,4 @@ def make_plan(
     marker_edits = selector.select_markers(markers, discovered.book) if markers else []
     changes = render(sources, decisions, report, marker_edits)
     report.sort()
-    return Plan(report, changes)
+    return Plan(report, changes, list(sources), decisions, list(marker_edits))

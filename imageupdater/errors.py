@@ -10,7 +10,8 @@ ruamel crosses a layer. The tree decides how a failure is reported and retried::
     ├── TransientError       retried with backoff; never read as "no update"
     │   ├── RegistryUnavailable   429, 5xx, timeouts, garbage responses
     │   ├── GitTransportError     fetch/push failures, non-fast-forward
-    │   └── ForgeUnavailable
+    │   └── ForgeUnavailable  5xx, 429 and timeouts from a forge, after retries
+    ├── ForgeError           a permanent forge answer (404, 422 that is not a duplicate)
     ├── RegistryError        a permanent registry answer (unknown repository, bad reference)
     ├── GitError             a local git operation failed (not a transport problem)
     └── RewriteError         a file could not be edited or verified: skipped, the rest go on
@@ -52,6 +53,10 @@ class GitTransportError(TransientError):
 
 
 class ForgeUnavailable(TransientError):
+    kind = "forge"
+
+
+class ForgeError(ImageUpdaterError):
     kind = "forge"
 
 

@@ -48,3 +48,59 @@ def commit_message(updates: Sequence[Update], template: str | None = None) -> st
     except TemplateError as exc:
         raise ConfigError(f"commit template: {exc}") from None
     return body.rstrip() + "\n\n" + "\n".join(trailer_lines(updates)) + "\n"
+
+
+# ---------------------------------------------------------------- pull requests
+
+DEFAULT_PR_TITLE_TEMPLATE = """\
+{%- if updates|length == 1 -%}
+{%- set u = updates[0] -%}
+Update {{ u.workload or u.file }}{{ " " ~ u.container if u.container else "" }} to {{ u.to }}
+{%- elif updates|map(attribute="workload")|unique|list|length == 1 -%}
+Update {{ updates[0].workload or updates[0].file }}: \
+{% for u in updates %}{{ u.container or u.image }} {{ u.to }}{{ ", " if not loop.last }}{% endfor %}
+{%- else -%}
+Update {{ updates|length }} images
+{%- endif %}"""
+
+DEFAULT_PR_BODY_TEMPLATE = """\
+This pull request was opened by **imageupdater**. A newer tag updates it in place; if it \
+is no longer needed it is closed with a comment and its branch deleted. Closing it without \
+merging declines these versions: imageupdater will not propose them again.
+
+| Workload | Container | Image | From | To | Policy |
+| --- | --- | --- | --- | --- | --- |
+{% for u in updates -%}
+| {{ u.workload or u.file }} | {{ u.container or "-" }} | \
+{%- if u.link %} [{{ u.image }}]({{ u.link }}) {% else %} {{ u.image }} {% endif -%} \
+| {{ u.from }} | **{{ u.to }}** | `{{ u.policy }}` |
+{% endfor %}"""
+
+
+def registry_link(image: str) -> str | None:
+    """A human page listing the image's tags, for the registries whose layout is known."""
+    host, _, path = image.partition("/")
+    if not path or ("." not in host and ":" not in host and host != "localhost"):
+        host, path = "docker.io", image
+    if host == "docker.io":
+        namespace, _, name = path.partition("/")
+        return (
+            f"https://hub.docker.com/r/{namespace}/{name}/tags"
+            if namespace != "library" and name
+            else f"https://hub.docker.com/_/{name or namespace}?tab=tags"
+        )
+    if host == "ghcr.io" and "/" in path:
+        owner, _, name = path.partition("/")
+        return f"https://github.com/{owner}/{name}/pkgs/container/{name.rsplit('/', 1)[-1]}"
+    if host == "quay.io":
+        return f"https://quay.io/repository/{path}?tab=tags"
+    return None
+
+
+def pr_text(updates: Sequence[Update], template: str | None, default: str, what: str) -> str:
+    """Render a PR title or body; links to registry pages are offered as ``u.link``."""
+    rows = [{**u.to_json(), "link": registry_link(u.image)} for u in updates]
+    try:
+        return _environment.from_string(template or default).render(updates=rows).strip()
+    except TemplateError as exc:
+        raise ConfigError(f"pull request {what} template: {exc}") from None

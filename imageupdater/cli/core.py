@@ -27,6 +27,15 @@ from imageupdater.cli.options import (
     make_options,
     policy_cli,
 )
+from imageupdater.cli.pr_options import (
+    ForgeOpt,
+    ForgeRepoOpt,
+    ForgeUrlOpt,
+    GroupingOpt,
+    LabelOpt,
+    ReviewerOpt,
+    pr_request,
+)
 from imageupdater.errors import ImageUpdaterError, PolicyError
 
 
@@ -72,8 +81,14 @@ def apply(
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push the commit.")] = False,
     branch: Annotated[str | None, typer.Option("--branch", help="Branch to push to.")] = None,
     mode: Annotated[
-        str, typer.Option("--mode", help="commit (pr mode is not built yet).")
+        str, typer.Option("--mode", help="commit, or pr: a branch and pull request per workload.")
     ] = "commit",
+    forge: ForgeOpt = None,
+    forge_url: ForgeUrlOpt = None,
+    forge_repo: ForgeRepoOpt = None,
+    grouping: GroupingOpt = "workload",
+    label: LabelOpt = None,
+    reviewer: ReviewerOpt = None,
     detailed_exitcode: DetailedExitOpt = False,
     registry_config: RegistryConfigOpt = None,
     insecure_registry: InsecureOpt = None,
@@ -81,11 +96,10 @@ def apply(
     now: NowOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Make the updates: edit files, commit (inside Git) and optionally push."""
-    if mode != "commit":
-        raise click.BadParameter("only 'commit' is supported in this version", param_hint="--mode")
+    """Make the updates: edit files, commit (inside Git) and optionally push; or open PRs."""
+    pr = pr_request(mode, forge, forge_url, forge_repo, grouping, label, reviewer)
     options = make_options(registry_config, insecure_registry, state_dir, now, verbose)
-    request = commands.ApplyRequest(commit=commit, push=push, branch=branch)
+    request = commands.ApplyRequest(commit=commit, push=push, branch=branch, mode=mode, pr=pr)
     try:
         report = commands.apply(directory, options, request)
     except ImageUpdaterError as exc:

@@ -55,6 +55,13 @@ def print_report(report: Report, *, applied: bool) -> None:
     if report.commit:
         pushed = " and pushed" if report.pushed else ""
         stdout.print(f"Committed {report.commit[:12]}{pushed}.")
+    if report.pull_requests:
+        table = Table(title="Pull requests", title_justify="left")
+        for column in ("number", "action", "branch", "url"):
+            table.add_column(column)
+        for pr in report.pull_requests:
+            table.add_row(f"#{pr['number']}", pr["action"], pr.get("branch", ""), pr["url"])
+        stdout.print(table)
 
 
 def _cells(*values: str) -> list[Text]:

@@ -240,3 +240,14 @@ def test_markers_respect_freezes_and_annotations(tmp_path: Path) -> None:
     rows = {(s.workload, s.reason) for s in report.skipped if s.file == "apps/more.yaml"}
     assert rows == {("Deployment/frozen", "frozen"), ("Deployment/annotated", "up-to-date")}
     assert not [u for u in report.updates if u.file == "apps/more.yaml"]
+
+
+def test_plan_subsets_carry_marker_edits_only_when_asked(tmp_path: Path) -> None:
+    result = plan(checkout(tmp_path, "flux2"))
+    assert len(result.marker_edits) == 4
+    without = result.subset(lambda d: True)
+    assert without.report.updates == []
+    assert without.changes == []
+    kept = result.subset(lambda d: True, markers=True)
+    assert sorted(u.line for u in kept.report.updates) == [6, 7, 8, 11]
+    assert {c.relpath for c in kept.changes} == {c.relpath for c in result.changes}
