@@ -21,7 +21,7 @@ from imageupdater.policy import metadata_policy, parse_policy
 from imageupdater.policy.explain import explain as explain_tags
 from imageupdater.prmode import Grouping, PRSettings, deliver_pr
 from imageupdater.registry import parse_reference
-from imageupdater.report import ErrorEntry, Report
+from imageupdater.report import ErrorEntry, Report, Skip
 from imageupdater.workspace import Workspace
 
 
@@ -93,10 +93,15 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
         latest: list[Plan] = []
 
         def only(plan: Plan, mode: str) -> Plan:
-            if all(delivery_mode(d, request.mode) == mode for d in plan.decisions):
-                return plan
             markers = mode == "commit" and request.mode == "commit"
-            return plan.subset(lambda d: delivery_mode(d, request.mode) == mode, markers=markers)
+            if all(delivery_mode(d, request.mode) == mode for d in plan.decisions) and (
+                markers or not plan.marker_edits
+            ):
+                return plan
+            part = plan.subset(lambda d: delivery_mode(d, request.mode) == mode, markers=markers)
+            if mode == "pr":
+                part.report.skipped.extend(_marker_not_delivered(plan))
+            return part
 
         def commit_part() -> Plan:
             latest[:] = [fresh_plan()]
@@ -127,6 +132,22 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
             return report
         pr_report = _apply_pr(pr_plan, workspace, request)
         return pr_report if report is None else _merge(report, pr_report)
+
+
+def _marker_not_delivered(plan: Plan) -> list[Skip]:
+    """PR mode does not deliver line-marker edits yet: say so instead of dropping them."""
+    detail = "line markers are delivered in commit mode only; --mode pr does not deliver them yet"
+    return [
+        Skip(
+            file=edit.update.file,
+            reason="unsupported-value",
+            detail=detail,
+            workload=edit.update.workload,
+            image=edit.update.image,
+            line=edit.update.line,
+        )
+        for edit in plan.marker_edits
+    ]
 
 
 def _apply_pr(plan: Plan, workspace: Workspace, request: ApplyRequest) -> Report:
