@@ -494,9 +494,11 @@ def _current_tag(group: Sequence[Marker]) -> str | None:
             return value
         if marker.field == "":
             try:
-                return parse_reference(value).tag
+                tag = parse_reference(value).tag
             except ConfigError:
                 continue
+            if tag is not None:
+                return tag
     return None
 
 
