@@ -179,6 +179,7 @@ class Selector:
         self._workers = workers
         self._manifests = ManifestChecker(client, workers)
         self._digest_targets: list[Target] = []  # filled by _rank, resolved after it
+        self._tags: dict[str, list[str] | ImageUpdaterError] = {}  # canonical -> tags
 
     def select(self, targets: Sequence[Target]) -> list[Decision]:
         ranked: list[tuple[Target, list[str], str]] = []
@@ -210,11 +211,7 @@ class Selector:
                 self._report.skipped.append(target.skip("no-candidate", detail))
             else:
                 scannable.append(target)
-        tags_by_image = scan_tags(
-            self._client,
-            {t.ref.canonical: t.ref for t in scannable}.values(),
-            workers=self._workers,
-        )
+        tags_by_image = self._scan(t.ref for t in scannable)
         for target in scannable:
             assert target.policy is not None
             tags = tags_by_image[target.ref.canonical]
@@ -236,6 +233,14 @@ class Selector:
                 detail = f"no tag of {target.ref.name} matches {target.policy_text}"
                 self._report.skipped.append(target.skip("no-candidate", detail))
 
+    def _scan(self, refs: Iterable[ImageRef]) -> dict[str, list[str] | ImageUpdaterError]:
+        """Tags per repository, walked once per cycle however many targets and markers use it."""
+        wanted = {ref.canonical: ref for ref in refs}
+        missing = [ref for key, ref in wanted.items() if key not in self._tags]
+        if missing:
+            self._tags.update(scan_tags(self._client, missing, workers=self._workers))
+        return {key: self._tags[key] for key in wanted}
+
     def _ranking(self, target: Target, policy: TagPolicy, tags: Sequence[str]) -> Ranking:
         return self._ranking_for(target.ref, policy, tags, target.ref.tag)
 
@@ -253,9 +258,11 @@ class Selector:
     def select_markers(self, markers: Sequence[Marker], book: PolicyBook) -> list[MarkerEdit]:
         """One result per named policy, written into every field that carries its marker.
 
-        The policy's current tag is read from its first whole-reference or `:tag` marker
-        (file order), so the choice never goes backwards and keeps that tag's shape; when
-        nothing is newer the current tag's own digest still corrects `:digest` markers.
+        A Flux policy chooses as Flux does, over all tags; ours starts from the current tag
+        of its first whole-reference or `:tag` marker (file order), keeping its shape. No
+        marker is downgraded, and when nothing is newer the current tag's own digest still
+        corrects `:digest` markers. Repositories already walked for annotated containers
+        are not walked again.
         """
         groups: dict[tuple[str, str], list[Marker]] = {}
         for marker in sorted(markers, key=lambda m: (m.file, m.scalar.start)):
@@ -279,9 +286,7 @@ class Selector:
             for named, ref in resolved.values()
             if not getattr(named.policy, "tracks_digest", False)
         ]
-        tags_by_image = scan_tags(
-            self._client, {r.canonical: r for r in scannable}.values(), workers=self._workers
-        )
+        tags_by_image = self._scan(scannable)
         edits: list[MarkerEdit] = []
         for key, (named, ref) in resolved.items():
             group = groups[key]

@@ -251,3 +251,16 @@ def test_plan_subsets_carry_marker_edits_only_when_asked(tmp_path: Path) -> None
     kept = result.subset(lambda d: True, markers=True)
     assert sorted(u.line for u in kept.report.updates) == [6, 7, 8, 11]
     assert {c.relpath for c in kept.changes} == {c.relpath for c in result.changes}
+
+
+def test_one_tag_walk_per_repository_for_annotations_and_markers(tmp_path: Path) -> None:
+    root = checkout(tmp_path, "flux2")
+    (root / "apps" / "annotated.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: other\n  annotations:\n"
+        "    imageupdater.io/policy: minor\nspec:\n  template:\n    spec:\n      containers:\n"
+        "        - name: other\n          image: reg.test/acme/web:1.0.0\n"
+    )
+    oci = registry()
+    result = plan(root, oci)
+    assert ("Deployment/other", "other", "reg.test/acme/web", "1.2.0") in choices(result)
+    assert oci.gets("tags/list") == 3  # web, api, worker: once each
