@@ -15,12 +15,16 @@ from typing import Any
 from imageupdater import app, holdedit
 from imageupdater.config import Automation, choose, load_automations
 from imageupdater.delivery import CommitSettings, deliver
-from imageupdater.engine import Decision, Plan, make_plan
-from imageupdater.errors import ConfigError, GitError, ImageUpdaterError
-from imageupdater.policy import parse_policy
+from imageupdater.discovery import load_named_policies
+from imageupdater.engine import Decision, Plan, make_plan, select_from_registry
+from imageupdater.errors import ConfigError, GitError, ImageUpdaterError, PolicyError
+from imageupdater.migrate import MigrationPlan, plan_migration
+from imageupdater.model import ImageMetadata
+from imageupdater.policy import metadata_policy, parse_policy
+from imageupdater.policy.explain import explain as explain_tags
 from imageupdater.prmode import Grouping, PRSettings, deliver_pr
 from imageupdater.registry import parse_reference
-from imageupdater.report import ErrorEntry, Report
+from imageupdater.report import ErrorEntry, Report, Skip
 from imageupdater.workspace import Workspace
 
 
@@ -115,9 +119,15 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
         latest: list[Plan] = []
 
         def only(plan: Plan, mode: str) -> Plan:
-            if all(delivery_mode(d, request.mode) == mode for d in plan.decisions):
+            markers = mode == "commit" and request.mode == "commit"
+            if all(delivery_mode(d, request.mode) == mode for d in plan.decisions) and (
+                markers or not plan.marker_edits
+            ):
                 return plan
-            return plan.subset(lambda d: delivery_mode(d, request.mode) == mode)
+            part = plan.subset(lambda d: delivery_mode(d, request.mode) == mode, markers=markers)
+            if mode == "pr":
+                part.report.skipped.extend(_marker_not_delivered(plan))
+            return part
 
         def commit_part() -> Plan:
             latest[:] = [fresh_plan()]
@@ -148,6 +158,22 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
             return report
         pr_report = _apply_pr(pr_plan, workspace, request)
         return pr_report if report is None else _merge(report, pr_report)
+
+
+def _marker_not_delivered(plan: Plan) -> list[Skip]:
+    """PR mode does not deliver line-marker edits yet: say so instead of dropping them."""
+    detail = "line markers are delivered in commit mode only; --mode pr does not deliver them yet"
+    return [
+        Skip(
+            file=edit.update.file,
+            reason="unsupported-value",
+            detail=detail,
+            workload=edit.update.workload,
+            image=edit.update.image,
+            line=edit.update.line,
+        )
+        for edit in plan.marker_edits
+    ]
 
 
 def _apply_pr(plan: Plan, workspace: Workspace, request: ApplyRequest) -> Report:
@@ -192,6 +218,68 @@ def policy_select(expression: str, tags: Sequence[str], current: str | None) -> 
     """The tag the policy would move to, or None when there is nothing newer."""
     ranking = parse_policy(expression).rank(list(tags), current)
     return ranking.upgrades[0] if ranking.upgrades else None
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """`policy select` with `--image` and/or `--explain`."""
+
+    selected: str | None
+    digest: str | None  # with --image: the selected tag's digest
+    current: str | None
+    tags: list[str]
+    reasons: dict[str, str]  # tag -> why (empty unless explain)
+
+
+def policy_explain(
+    expression: str,
+    tags: Sequence[str],
+    current: str | None,
+    *,
+    image: str | None = None,
+    options: app.Options | None = None,
+    explain: bool = False,
+    policies_dir: Path | None = None,
+) -> Selection:
+    """Select like `policy_select`, from `tags` or from the registry, with reasons.
+
+    `policies_dir`: a checkout whose named policies `@ns/name` may refer to; a named policy
+    with `spec.image` (or a Flux ImageRepository) supplies the image when no tags are given.
+    """
+    if policies_dir is not None:
+        book = load_named_policies(_checked_root(policies_dir), Report())
+        policy = book.parse(expression)
+        if image is None and not tags and expression.strip().startswith("@"):
+            namespace, _, name = expression.strip()[1:].partition("/")
+            image = book.find(namespace, name).image
+    else:
+        policy = parse_policy(expression)
+    if image is None:
+        if metadata_policy(policy) is not None or getattr(policy, "tracks_digest", False):
+            raise PolicyError(f"policy {expression!r} needs the registry: use --image")
+        listed = list(tags)
+        ranking = policy.rank(listed, current)
+        selected = ranking.upgrades[0] if ranking.upgrades else None
+        digest = None
+        metadata: dict[str, ImageMetadata | None] = {}
+    else:
+        ref = parse_reference(image)
+        current = current if current is not None else ref.tag
+        settings = options or app.Options()
+        with app.registry_client(settings) as client:
+            outcome = select_from_registry(client, ref, policy, current, settings.clock())
+        listed, ranking = outcome.tags, outcome.ranking
+        selected, digest, metadata = outcome.tag, outcome.digest, outcome.metadata
+    reasons = explain_tags(policy, listed, current, ranking, selected, metadata) if explain else {}
+    return Selection(selected, digest, current, listed, reasons)
+
+
+def migrate(root: Path, *, write: bool) -> MigrationPlan:
+    """Convert Flux v1 / Keel annotations and Flux v2 policies to native ones (SPEC §2.3)."""
+    result = plan_migration(_checked_root(root))
+    if write:
+        result.write()
+    return result
 
 
 def error_report(exc: ImageUpdaterError) -> Report:

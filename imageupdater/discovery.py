@@ -8,15 +8,18 @@ so that one bad file or workload never stops the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from imageupdater.compat import locked, policy_source
 from imageupdater.errors import ConfigError, PolicyError, YamlParseError
 from imageupdater.files import walk_yaml_files
-from imageupdater.holds import freeze_of, parse_time
+from imageupdater.holds import Freeze, freeze_of, parse_time
+from imageupdater.markers import Marker, find_markers
 from imageupdater.model import ImageRef
-from imageupdater.policy import TagPolicy, parse_policy
+from imageupdater.namedpolicies import PolicyBook, load_policies
+from imageupdater.policy import TagPolicy
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason
 from imageupdater.workloads import (
@@ -28,7 +31,7 @@ from imageupdater.workloads import (
     find_workload,
     is_opted_in,
 )
-from imageupdater.yamledit import Scalar, decode, load_documents, screen
+from imageupdater.yamledit import Node, Scalar, decode, load_documents, screen
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,15 @@ class SourceFile:
     data: bytes
     text: str
     targets: list[Target] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Discovered:
+    """Everything a scan found: files with targets or markers, and the named policies."""
+
+    sources: list[SourceFile]
+    book: PolicyBook
 
 
 def _container_skip(
@@ -110,22 +122,28 @@ def _cleared(workload: Workload, container: str) -> datetime | None:
         return None
 
 
-def _policy(workload: Workload, container: str, relpath: str, report: Report) -> TagPolicy | None:
-    scalar = workload.policy_for(container)
-    if scalar is None:
+def _policy(
+    workload: Workload, container: str, relpath: str, report: Report, book: PolicyBook
+) -> TagPolicy | None:
+    source = policy_source(workload, container)
+    if source is None:
         return None
+    scalar = source.scalar
     try:
-        return parse_policy(scalar.value.strip())
+        return book.parse(source.expression)
     except PolicyError as exc:
         report.add_error(ErrorEntry("config", str(exc), file=relpath, line=scalar.line))
         raise
 
 
-def _targets_of(workload: Workload, relpath: str, now: datetime, report: Report) -> list[Target]:
+def _targets_of(
+    workload: Workload, relpath: str, now: datetime, report: Report, book: PolicyBook
+) -> list[Target]:
     targets: list[Target] = []
-    freeze = freeze_of(workload, now)
+    freeze = _freeze(workload, now)
     for container in workload.containers:
-        if not is_opted_in(workload, container.name):
+        source = policy_source(workload, container.name)
+        if source is None and not is_opted_in(workload, container.name):
             continue
 
         def skip(reason: SkipReason, detail: str, item: Container = container) -> None:
@@ -145,11 +163,10 @@ def _targets_of(workload: Workload, relpath: str, now: datetime, report: Report)
             continue
         pin = workload.pin_for(container.name)
         try:
-            policy = _policy(workload, container.name, relpath, report)
+            policy = _policy(workload, container.name, relpath, report, book)
         except PolicyError as exc:
             skip("invalid-policy", str(exc))
             continue
-        policy_scalar = workload.policy_for(container.name)
         targets.append(
             Target(
                 file=relpath,
@@ -158,7 +175,7 @@ def _targets_of(workload: Workload, relpath: str, now: datetime, report: Report)
                 scalar=value,
                 ref=ref,
                 policy=policy,
-                policy_text=policy_scalar.value.strip() if policy_scalar else "",
+                policy_text=source.expression if source else "",
                 pin=pin.value.strip() if pin is not None else None,
                 update_mode=(workload.annotation(UPDATE_MODE) or "").strip().lower() or None,
                 pin_reason=(workload.for_container(PIN_REASON, container.name) or "").strip(),
@@ -168,8 +185,17 @@ def _targets_of(workload: Workload, relpath: str, now: datetime, report: Report)
     return targets
 
 
-def read_source(path: Path, relpath: str, report: Report, now: datetime) -> SourceFile | None:
-    """Parse one screened file into targets; None when it holds nothing for us."""
+@dataclass(slots=True)
+class _Parsed:
+    path: Path
+    relpath: str
+    data: bytes
+    text: str
+    documents: list[Node | None]
+
+
+def _parse(path: Path, relpath: str, report: Report) -> _Parsed | None:
+    """Read, screen and parse one file; None when it holds nothing for us."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -184,16 +210,63 @@ def read_source(path: Path, relpath: str, report: Report, now: datetime) -> Sour
         where = f"line {exc.line}: " if exc.line else ""
         report.skipped.append(Skip(relpath, "unparseable-file", f"{where}{exc}"))
         return None
-    source = SourceFile(path, relpath, data, text)
-    for document in documents:
+    return _Parsed(path, relpath, data, text, list(documents))
+
+
+def _freeze(workload: Workload, now: datetime) -> Freeze | None:
+    lock = locked(workload)
+    return freeze_of(workload, now) or (Freeze(lock) if lock else None)
+
+
+def _source(parsed: _Parsed, report: Report, now: datetime, book: PolicyBook) -> SourceFile:
+    source = SourceFile(parsed.path, parsed.relpath, parsed.data, parsed.text)
+    for document in parsed.documents:
         workload = find_workload(document)
-        if workload is not None:
-            source.targets.extend(_targets_of(workload, relpath, now, report))
+        markers, problems = find_markers(parsed.relpath, parsed.text, [document])
+        for line, message in problems:
+            report.add_error(ErrorEntry("config", message, file=parsed.relpath, line=line))
+        if workload is None:
+            source.markers.extend(markers)
+            continue
+        source.targets.extend(_targets_of(workload, parsed.relpath, now, report, book))
+        freeze = _freeze(workload, now)
+        # a container opted in by annotation is decided by its annotation, not by a marker
+        # on the same value: one value gets one decision
+        annotated = {
+            c.image.start
+            for c in workload.containers
+            if isinstance(c.image, Scalar)
+            and (policy_source(workload, c.name) is not None or is_opted_in(workload, c.name))
+        }
+        for marker in markers:
+            if marker.scalar.start in annotated:
+                continue
+            if freeze is not None:  # frozen: no change of any kind, markers included
+                skip = Skip(parsed.relpath, "frozen", freeze.detail, marker.workload)
+                report.skipped.append(replace(skip, line=marker.scalar.line))
+                continue
+            source.markers.append(marker)
     return source
 
 
+def read_source(
+    path: Path, relpath: str, report: Report, now: datetime, book: PolicyBook | None = None
+) -> SourceFile | None:
+    """Parse one screened file into targets and markers; None when it holds nothing for us."""
+    parsed = _parse(path, relpath, report)
+    if parsed is None:
+        return None
+    return _source(parsed, report, now, book if book is not None else PolicyBook())
+
+
 def discover(root: Path, report: Report, now: datetime) -> list[SourceFile]:
-    sources: list[SourceFile] = []
+    return discover_repository(root, report, now).sources
+
+
+def discover_repository(root: Path, report: Report, now: datetime) -> Discovered:
+    """Two passes over the screened files: named policies first (a workload may refer to
+    a policy in any file), then targets and markers."""
+    parsed: list[_Parsed] = []
     for candidate in walk_yaml_files(root):
         if candidate.skip_reason is not None:
             if candidate.skip_reason != "unparseable-file" or _screens(candidate.path):
@@ -201,10 +274,26 @@ def discover(root: Path, report: Report, now: datetime) -> list[SourceFile]:
                     Skip(candidate.relpath, candidate.skip_reason, candidate.detail)
                 )
             continue
-        source = read_source(candidate.path, candidate.relpath, report, now)
-        if source is not None and source.targets:
-            sources.append(source)
-    return sources
+        found = _parse(candidate.path, candidate.relpath, report)
+        if found is not None:
+            parsed.append(found)
+    book = load_policies(
+        ((item.relpath, document) for item in parsed for document in item.documents if document),
+        report,
+    )
+    sources = [_source(item, report, now, book) for item in parsed]
+    return Discovered([s for s in sources if s.targets or s.markers], book)
+
+
+def load_named_policies(root: Path, report: Report) -> PolicyBook:
+    """Only the named policies of a checkout (for `policy select @ns/name --dir`)."""
+    documents: list[tuple[str, Node]] = []
+    for candidate in walk_yaml_files(root):
+        if candidate.skip_reason is None:
+            found = _parse(candidate.path, candidate.relpath, Report())
+            if found is not None:
+                documents.extend((found.relpath, d) for d in found.documents if d is not None)
+    return load_policies(documents, report)
 
 
 def _screens(path: Path) -> bool:

@@ -8,6 +8,7 @@ them without reaching back into a library object.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +43,18 @@ class ManifestInfo:
 
     digest: str
     media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageMetadata:
+    """What build-time policies need to know about one image, keyed by its manifest digest.
+
+    Immutable for a digest (the digest names the content), so it is cached forever.
+    `created` is the image config's build time (None when the image does not say);
+    `platforms` are `os/arch[/variant]` that the image runs on: every entry of a
+    multi-arch index, or the one platform of a single manifest.
+    """
+
+    digest: str
+    created: datetime | None
+    platforms: tuple[str, ...]

@@ -14,6 +14,7 @@ import typer
 
 from imageupdater.cli import core as core  # registers the verbs on `cli`
 from imageupdater.cli import holds as holds  # pin, unpin, freeze, unfreeze, status
+from imageupdater.cli import migrate as migrate  # registers `migrate`
 from imageupdater.cli import render
 from imageupdater.cli.options import cli
 

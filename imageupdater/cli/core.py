@@ -165,17 +165,74 @@ def policy_select(
     tags_file: Annotated[
         Path | None, typer.Option("--tags-file", help="File with one tag per line ('-': stdin).")
     ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="Ask the registry for the tags of IMAGE (its tag, if any, is the current one).",
+        ),
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Say why each other tag was not selected.")
+    ] = False,
+    policies_dir: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Checkout whose named policies '@ns/name' refers to."),
+    ] = None,
     fmt: FormatOpt = Format.text,
+    registry_config: RegistryConfigOpt = None,
+    insecure_registry: InsecureOpt = None,
+    now: NowOpt = None,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Print the tag the policy selects; nothing when nothing is newer."""
     listed = _read_tags(tags or [], tags_file)
+    if image is not None and listed:
+        raise click.BadParameter("give tags or --image, not both", param_hint="--image")
     try:
-        chosen = commands.policy_select(expression, listed, current)
+        if image is None and not explain and policies_dir is None:
+            chosen = commands.policy_select(expression, listed, current)
+            selection = commands.Selection(chosen, None, current, listed, {})
+        else:
+            options = make_options(registry_config, insecure_registry, None, now, verbose)
+            selection = commands.policy_explain(
+                expression,
+                listed,
+                current,
+                image=image,
+                options=options,
+                explain=explain,
+                policies_dir=policies_dir,
+            )
     except PolicyError as exc:
         raise click.BadParameter(str(exc), param_hint="EXPR") from None
+    except ImageUpdaterError as exc:
+        fail(exc, fmt)
+        return
+    chosen = selection.selected
     if fmt is Format.json:
-        render.print_json(
-            {"version": 1, "policy": expression, "current": current, "selected": chosen}
+        document: dict[str, object] = {
+            "version": 1,
+            "policy": expression,
+            "current": selection.current,
+            "selected": chosen,
+        }
+        if image is not None:
+            document["image"] = image
+            document["digest"] = selection.digest
+        if explain:
+            document["tags"] = [
+                {"tag": tag, "reason": reason} for tag, reason in selection.reasons.items()
+            ]
+        render.print_json(document)
+        return
+    if chosen is not None:
+        digest_policy = expression.strip() == "digest"
+        print(
+            f"{chosen}@{selection.digest}" if digest_policy and selection.digest else chosen,
+            flush=True,
         )
-    elif chosen is not None:
-        print(chosen)
+    if explain:
+        for tag, reason in selection.reasons.items():
+            if tag != chosen:
+                render.stderr.print(f"  {tag}: {reason}", markup=False)

@@ -6,8 +6,14 @@ the upgrades best first (the engine checks each one's manifest in turn until one
 and how many tags were candidates at all (no-candidate versus up-to-date).
 
 Modules: `tags` reads a tag as a version and orders versions, `ranges` is the
-Masterminds range language, `semver`, `relative` and `keyed` are the policy kinds,
-`exclusions` the tags no policy selects, `registry` the table of kinds and the parser.
+Masterminds range language, `semver`, `relative`, `keyed` and `buildtime` are the policy
+kinds, `named` the filters of named policies, `exclusions` the tags no policy selects,
+`registry` the table of kinds and the parser, `explain` the reasons behind a ranking.
+
+Build-time policies (`glob:`, `regex:`, and named policies with `platforms` / `minAge`)
+declare `needs_metadata` and rank through `rank_with(tags, current, source)`: the engine
+passes a `MetadataSource` that fetches build times and platforms for exactly the tags the
+policy asks about, so the pure policies stay pure and these fetch no more than needed.
 """
 
 from __future__ import annotations
@@ -15,16 +21,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imageupdater.errors import PolicyError
-from imageupdater.policy.base import Ranking, TagPolicy
+from imageupdater.policy.base import (
+    MetadataPolicy,
+    MetadataSource,
+    Ranking,
+    TagPolicy,
+    metadata_policy,
+)
 from imageupdater.policy.registry import POLICIES, parse_policy
 from imageupdater.policy.tags import compare_tags
 
 __all__ = [
     "POLICIES",
+    "MetadataPolicy",
+    "MetadataSource",
     "PolicyError",
     "Ranking",
     "TagPolicy",
     "compare_tags",
+    "metadata_policy",
     "parse_policy",
     "select",
 ]

@@ -8,10 +8,13 @@ registry's listing order), and never a downgrade.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from imageupdater.model import ImageMetadata
 
 if TYPE_CHECKING:
     from _typeshed import SupportsDunderLT
@@ -43,6 +46,42 @@ class TagPolicy(Protocol):
     expression: str  # the normalised expression as written, e.g. "semver:^1.2"
 
     def rank(self, tags: Sequence[str], current: str | None) -> Ranking: ...
+
+
+class MetadataSource(Protocol):
+    """Registry metadata for tags of the image being ranked, supplied by the engine.
+
+    `lookup` answers for exactly the tags asked (None: the tag has no manifest) and may
+    raise `ImageUpdaterError` on a registry failure. The engine caches by digest, so a
+    policy may ask for the same tag twice without cost.
+    """
+
+    #: the clock of the cycle (`--now`), for cool-downs (`minAge`)
+    now: datetime
+
+    def lookup(self, tags: Sequence[str]) -> Mapping[str, ImageMetadata | None]: ...
+
+
+class MetadataPolicy(TagPolicy, Protocol):
+    """A policy that needs build times or platforms, which only the registry knows.
+
+    The ranking stays a sync function of its inputs; the metadata is one more input,
+    pulled through `source` for the candidates the policy actually needs, so pure
+    policies never pay for it and these fetch no more than necessary.
+    """
+
+    needs_metadata: bool
+
+    def rank_with(
+        self, tags: Sequence[str], current: str | None, source: MetadataSource
+    ) -> Ranking: ...
+
+
+def metadata_policy(policy: TagPolicy) -> MetadataPolicy | None:
+    """`policy` as a MetadataPolicy when it needs registry metadata, else None."""
+    if getattr(policy, "needs_metadata", False):
+        return policy  # type: ignore[return-value]
+    return None
 
 
 def rank_keyed(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from imageupdater.errors import PolicyError
 from imageupdater.policy.base import Ranking, rank_keyed
@@ -31,6 +32,22 @@ def _compile(kind: str, argument: str) -> re.Pattern[str]:
         raise PolicyError(f"policy '{kind}:{text}': invalid regular expression: {error}") from None
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+class Descending:
+    """A key that orders backwards: `order: desc` of named policies picks the smallest."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: Descending) -> bool:
+        return bool(other.value < self.value)
+
+
 def _captured(pattern: re.Pattern[str], tag: str) -> str | None:
     match = pattern.search(tag)
     if match is None:
@@ -39,41 +56,51 @@ def _captured(pattern: re.Pattern[str], tag: str) -> str | None:
 
 
 class AlphabeticalPolicy:
-    """The greatest captured string (code-point order, as Go's byte order for ASCII)."""
+    """The greatest captured string (code-point order, as Go's byte order for ASCII).
 
-    __slots__ = ("expression", "pattern")
+    `descending` (named policies' `order: desc`) picks the smallest instead.
+    """
 
-    def __init__(self, argument: str) -> None:
+    __slots__ = ("descending", "expression", "pattern")
+
+    def __init__(self, argument: str, *, descending: bool = False) -> None:
         self.pattern = _compile("alphabetical", argument)
+        self.descending = descending
         self.expression = f"alphabetical:{self.pattern.pattern}"
 
     def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
+        wrap = Descending if self.descending else _same
         keyed = [
-            (value, tag)
+            (wrap(value), tag)
             for tag in set(tags)
             if not is_excluded(tag) and (value := _captured(self.pattern, tag)) is not None
         ]
         reference = _captured(self.pattern, current) if current is not None else None
-        return rank_keyed(keyed, reference, current)
+        return rank_keyed(keyed, wrap(reference) if reference is not None else None, current)
 
 
 class NumericalPolicy:
-    """The greatest captured number (integers, decimals, exponents; exact comparison)."""
+    """The greatest captured number (integers, decimals, exponents; exact comparison).
 
-    __slots__ = ("expression", "pattern")
+    `descending` (named policies' `order: desc`) picks the smallest instead.
+    """
 
-    def __init__(self, argument: str) -> None:
+    __slots__ = ("descending", "expression", "pattern")
+
+    def __init__(self, argument: str, *, descending: bool = False) -> None:
         self.pattern = _compile("numerical", argument)
+        self.descending = descending
         self.expression = f"numerical:{self.pattern.pattern}"
 
     def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
+        wrap = Descending if self.descending else _same
         keyed = [
-            (value, tag)
+            (wrap(value), tag)
             for tag in set(tags)
             if not is_excluded(tag) and (value := self._number(tag)) is not None
         ]
         reference = self._number(current) if current is not None else None
-        return rank_keyed(keyed, reference, current)
+        return rank_keyed(keyed, wrap(reference) if reference is not None else None, current)
 
     def _number(self, tag: str) -> Decimal | None:
         text = _captured(self.pattern, tag)

@@ -8,10 +8,10 @@ invalid policy fails once, when it is loaded. A kind is added by adding one entr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from imageupdater.errors import PolicyError
-from imageupdater.policy import relative
+from imageupdater.policy import buildtime, relative
 from imageupdater.policy.base import NO_CANDIDATE, Ranking, TagPolicy
 from imageupdater.policy.keyed import AlphabeticalPolicy, NumericalPolicy
 from imageupdater.policy.semver import SemverPolicy
@@ -39,22 +39,31 @@ POLICIES: dict[str, Callable[[str], TagPolicy]] = {
     "alphabetical": AlphabeticalPolicy,
     "numerical": NumericalPolicy,
     "never": NeverPolicy,
+    "glob": buildtime.glob,
+    "regex": buildtime.regex,
+    "digest": buildtime.DigestPolicy,
 }
 
-#: SPEC §3.1 kinds that a later change implements; named until then for a clear error
-PLANNED: tuple[str, ...] = ("glob", "regex", "digest")
 
-
-def parse_policy(expression: str) -> TagPolicy:
+def parse_policy(expression: str, named: Mapping[str, TagPolicy] | None = None) -> TagPolicy:
     """Parse an inline policy expression such as `semver:^1.2`, `minor` or `never`.
 
-    Raises PolicyError with a user-facing message that names the bad part.
+    `@<namespace>/<name>` looks the policy up in `named` (keys `namespace/name`: the
+    ImagePolicy documents of the repository, see `imageupdater.namedpolicies`). Raises
+    PolicyError with a user-facing message that names the bad part.
     """
     text = expression.strip()
     if not text:
         raise PolicyError("policy expression is empty")
     if text.startswith("@"):
-        raise PolicyError(f"policy kind '@<namespace>/<name>' is not supported yet ({text})")
+        key = text[1:].strip()
+        namespace, slash, name = key.partition("/")
+        if not (slash and namespace and name) or "/" in name:
+            raise PolicyError(f"a policy reference is '@<namespace>/<name>' (got {text!r})")
+        found = (named or {}).get(key)
+        if found is None:
+            raise PolicyError(f"no named policy {key!r} (kind: ImagePolicy) in the repository")
+        return found
     kind, colon, argument = text.partition(":")
     kind = kind.strip()
     factory = POLICIES.get(kind)
@@ -66,8 +75,6 @@ def parse_policy(expression: str) -> TagPolicy:
 
 
 def _unknown(kind: str, text: str) -> str:
-    if kind in PLANNED:
-        return f"policy kind {kind!r} is not supported yet"
     known = ", ".join(sorted(POLICIES))
     hint = f"; kinds are lowercase: {kind.lower()!r}" if kind.lower() in POLICIES else ""
     return f"unknown policy kind {kind!r} in {text!r} (known: {known}){hint}"

@@ -31,12 +31,13 @@ import httpx
 
 from imageupdater import __version__
 from imageupdater.errors import AuthError, ConfigError, RegistryError, RegistryUnavailable
-from imageupdater.model import ImageRef, ManifestInfo
+from imageupdater.model import ImageMetadata, ImageRef, ManifestInfo
 
 from .auth import Authenticator
 from .credentials import CredentialStore
 from .hosts import InsecureHosts, endpoint, ssl_context, unverified_ssl_context
 from .mediatypes import MANIFEST_ACCEPT
+from .metadata import MetadataCache
 from .ratelimit import RateLimiter
 from .reference import is_digest, is_tag
 from .retry import RetryPolicy
@@ -86,6 +87,7 @@ class RegistryClient:
         self._auth = Authenticator(
             CredentialStore(docker_config), self._send_absolute, self._insecure.allows_plain_http
         )
+        self._metadata = MetadataCache(self._get_body, MANIFEST_ACCEPT)
 
     # -- public API ---------------------------------------------------------------------
 
@@ -131,6 +133,15 @@ class RegistryClient:
             raise RegistryUnavailable(f"invalid manifest headers from {image.registry}")
         return ManifestInfo(digest=digest, media_type=media_type)
 
+    def metadata(self, image: ImageRef, digest: str) -> ImageMetadata | None:
+        """Build time and platforms of the manifest `digest`, fetched once per digest.
+
+        None when the manifest is gone. See `metadata` for what it costs.
+        """
+        if not is_digest(digest):
+            raise ConfigError(f"invalid digest {digest!r} for {image.name}")
+        return self._metadata.get(image, digest)
+
     def request_counts(self) -> dict[tuple[str, int], int]:
         """A consistent copy of `requests`, safe to read while other threads scan."""
         with self._count_lock:
@@ -169,6 +180,13 @@ class RegistryClient:
             raise RegistryUnavailable(
                 f"invalid response from {host} ({type(exc).__name__})"
             ) from exc
+
+    def _get_body(self, image: ImageRef, path: str, accept: str) -> bytes | None:
+        response = self._request("GET", image, path, {"Accept": accept})
+        if response.status_code == 404:
+            return None
+        self._raise_for_status(response, image)
+        return response.content
 
     def _send_once(
         self, method: str, host: str, path: str, headers: dict[str, str], auth: httpx.Auth

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .annotate import iter_documents, set_annotation
 from .codec import decode, encode
+from .comments import line_comment
 from .load import clear_cache, load_documents
 from .nodes import Edit, Node, Scalar
 from .rewrite import apply_edits
@@ -28,6 +29,7 @@ __all__ = [
     "decode",
     "encode",
     "iter_documents",
+    "line_comment",
     "load_documents",
     "screen",
     "set_annotation",

@@ -39,9 +39,12 @@ def test_policies_table() -> None:
         "never",
         "alphabetical",
         "numerical",
+        "glob",
+        "regex",
+        "digest",
     }
     for kind, factory in POLICIES.items():
-        if kind in {"major", "minor", "patch", "never"}:
+        if kind in {"major", "minor", "patch", "never", "digest"}:
             assert factory("").expression == kind
 
 
@@ -63,10 +66,11 @@ def test_policies_table() -> None:
         ("major:1", "policy 'major' takes no argument"),
         ("patch:", "nothing after ':'"),
         ("never:x", "policy 'never' takes no argument"),
-        ("glob:*", "policy kind 'glob' is not supported yet"),
-        ("regex:^v", "policy kind 'regex' is not supported yet"),
-        ("digest", "policy kind 'digest' is not supported yet"),
-        ("@shop/web", "'@<namespace>/<name>' is not supported yet"),
+        ("glob:", "nothing after ':'"),
+        ("regex:(", "invalid regular expression"),
+        ("digest:x", "policy 'digest' takes no argument"),
+        ("@shop/web", "no named policy 'shop/web'"),
+        ("@web", "'@<namespace>/<name>'"),
         ("alphabetical", "needs a regular expression"),
         ("alphabetical:(", "invalid regular expression"),
         ("numerical:[=", "invalid regular expression"),
@@ -79,10 +83,11 @@ def test_errors(text: str, message: str) -> None:
     assert isinstance(caught.value, ConfigError)
 
 
-def test_unsupported_kind_message_is_exact() -> None:
+def test_build_time_policies_need_the_registry() -> None:
+    policy = parse_policy("glob:main-*")
     with pytest.raises(PolicyError) as caught:
-        parse_policy("glob:*")
-    assert str(caught.value) == "policy kind 'glob' is not supported yet"
+        policy.rank(["main-1"], None)
+    assert "needs the registry" in str(caught.value)
 
 
 def test_ranking_is_immutable() -> None:
