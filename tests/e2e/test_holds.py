@@ -346,7 +346,8 @@ def test_pin_push_after_someone_else_pushed_rebases_and_pushes(
         "--format", "json",
     )  # fmt: skip
     result = json.loads(out)
-    assert code == 0 and result["pushed"] is True
+    assert code == 0
+    assert result["pushed"] is True
     assert git(repo.remote, "rev-parse", "main") == result["commit"]
     assert git(repo.remote, "log", "--format=%s", "main").splitlines()[:2] == [
         "Freeze StatefulSet/shop/db",
