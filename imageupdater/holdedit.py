@@ -14,7 +14,9 @@ is touched.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -358,9 +360,20 @@ def execute(change: _Change, delivery: Delivery) -> HoldResult:
 
 
 def _write(located: Located, data: bytes) -> None:
-    if located.path.read_bytes() != located.data:
+    """Replace the file atomically, keeping its mode; refuse if it changed since it was read."""
+    path = located.path
+    if path.read_bytes() != located.data:
         raise GitError(f"{located.relpath} changed while editing; not written")
-    located.path.write_bytes(data)
+    mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".imageupdater-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _push(workspace: Workspace, result: HoldResult, delivery: Delivery) -> None:

@@ -329,3 +329,27 @@ def test_status_text_shows_every_state(repo: Repo, capsys: pytest.CaptureFixture
     assert rows[("Deployment/shop/app", "app")]["newest"] == "1.2.0"
     assert rows[("Deployment/other/app", "app")]["state"] == "frozen"
     assert rows[("Deployment/other/app", "app")]["current"] == "1.0.0"
+
+
+def test_pin_push_after_someone_else_pushed_rebases_and_pushes(
+    repo: Repo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", f"file://{repo.remote}", str(other))
+    (other / "README.md").write_text("someone else's change\n")
+    git(other, "add", "README.md")
+    git(other, "commit", "-qm", "docs")
+    git(other, "push", "-q", "origin", "HEAD:main")
+
+    code, out = repo.cli(
+        capsys, "freeze", "db", "--reason", "migration", "--push", "-C", str(repo.work),
+        "--format", "json",
+    )  # fmt: skip
+    result = json.loads(out)
+    assert code == 0
+    assert result["pushed"] is True
+    assert git(repo.remote, "rev-parse", "main") == result["commit"]
+    assert git(repo.remote, "log", "--format=%s", "main").splitlines()[:2] == [
+        "Freeze StatefulSet/shop/db",
+        "docs",
+    ]

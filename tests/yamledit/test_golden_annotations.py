@@ -135,3 +135,32 @@ def test_value_that_yaml_would_read_as_another_type_is_quoted() -> None:
     assert out.endswith('    imageupdater.io/pin: "1.10"\n')
     out = set_annotation(text, 0, "imageupdater.io/frozen-reason", "release: week #3")
     assert out.endswith('    imageupdater.io/frozen-reason: "release: week #3"\n')
+
+
+REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "realworld"
+
+
+def test_every_realworld_workload_takes_a_pin_and_gives_it_back() -> None:
+    """Every workload document of the shared real-world corpus (when it is there) takes a
+    new annotation and loses it again, byte for byte."""
+    files = sorted((REALWORLD / "files").glob("*/*")) if (REALWORLD / "files").is_dir() else []
+    if not files:
+        pytest.skip(f"{REALWORLD} is not there")
+    from imageupdater.workloads import find_workload
+    from imageupdater.yamledit import iter_documents
+
+    edited = 0
+    for path in files:
+        try:
+            text = decode(path.read_bytes())
+            documents = list(iter_documents(text))
+        except Exception:
+            continue
+        for index, document in documents:
+            if find_workload(document) is None:
+                continue
+            pinned = set_annotation(text, index, "imageupdater.io/pin.zz-test", "1.2.3")
+            assert pinned != text, path
+            assert set_annotation(pinned, index, "imageupdater.io/pin.zz-test", None) == text
+            edited += 1
+    assert edited > 0
