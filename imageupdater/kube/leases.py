@@ -60,8 +60,16 @@ class Timing:
 
 
 def _microtime(now: datetime) -> str:
-    """`MicroTime` as the API server writes it."""
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """`MicroTime` as the API server writes it.
+
+    The client (pydantic models since kubernetes 34) parses the string and re-serialises it
+    with `isoformat()`, which drops a zero fraction; the server's RFC3339Micro parser wants
+    six digits, so a whole second is nudged by one microsecond.
+    """
+    stamp = now.astimezone(UTC)
+    if stamp.microsecond == 0:
+        stamp = stamp.replace(microsecond=1)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _slug(text: str) -> str:
@@ -101,9 +109,7 @@ class _Lease:
             if lease is None:
                 self._store(self.cluster.create_lease(self.namespace, self._body(None)), now)
                 return True
-            version = str(lease.get("metadata", {}).get("resourceVersion") or "")
-            if version != self.observed_version:
-                self.observed_version, self.observed_at = version, now
+            self.observe(str(lease.get("metadata", {}).get("resourceVersion") or ""), now)
             spec = lease.get("spec") or {}
             holder = spec.get("holderIdentity") or ""
             duration = int(spec.get("leaseDurationSeconds") or self.timing.lease_duration)
@@ -118,6 +124,10 @@ class _Lease:
                 return False
             log.warning("lease %s/%s: %s", self.namespace, self.name, exc)
             return self.held()
+
+    def observe(self, version: str, now: float) -> None:
+        if version != self.observed_version:
+            self.observed_version, self.observed_at = version, now
 
     def release(self) -> None:
         """Hand the Lease back (empty holder) so the next replica need not wait it out."""
@@ -304,9 +314,17 @@ class ShardLeases(_Runner):
         with self._lock:
             if not self._member.try_acquire():
                 return  # cannot even announce ourselves: keep only what is still valid
-            live = self._live_members()
-            # not knowing who is alive: keep what we hold, take nothing new
-            target = len(self.held()) if live is None else math.ceil(self.shards / max(live, 1))
+            selector = f"{GROUP_LABEL}={_slug(self.name)}"
+            try:
+                listed = self.cluster.list_leases(self.namespace, selector)
+            except KubeError as exc:  # not knowing who is alive: keep what we hold
+                log.warning("listing leases: %s", exc)
+                listed = None
+            if listed is None:
+                target = len(self.held())
+            else:
+                live = self._observe(listed)
+                target = math.ceil(self.shards / max(live, 1))
             order = self._preference()
             mine = [i for i in order if self._leases[i].held()]
             for i in mine[target:]:  # too many: give the least preferred back
@@ -325,20 +343,22 @@ class ShardLeases(_Runner):
             key=lambda i: hashlib.sha256(f"{self.identity}/{i}".encode()).digest(),
         )
 
-    def _live_members(self) -> int | None:
-        """Members whose Lease changed within one lease duration, by our clock."""
+    def _observe(self, listed: list[dict[str, Any]]) -> int:
+        """Note every shard Lease's version (its expiry clock starts at the first sighting,
+        so watching them all each round lets a dead replica's shards be taken one lease
+        duration after it died) and count the members renewed within a lease duration."""
         now = self.clock()
-        selector = f"{GROUP_LABEL}={_slug(self.name)},{ROLE_LABEL}=member"
-        try:
-            leases = self.cluster.list_leases(self.namespace, selector)
-        except KubeError as exc:  # cannot count: assume alone, i.e. hold what we already hold
-            log.warning("listing member leases: %s", exc)
-            return None
+        by_name = {lease.name: lease for lease in self._leases}
         live = 0
         seen: dict[str, _Member] = {}
-        for lease in leases:
+        for lease in listed:
             meta = lease.get("metadata") or {}
             name, version = str(meta.get("name")), str(meta.get("resourceVersion") or "")
+            if name in by_name:
+                by_name[name].observe(version, now)
+                continue
+            if (meta.get("labels") or {}).get(ROLE_LABEL) != "member":
+                continue
             known = self._members.get(name)
             member = known if known and known.version == version else _Member(version, now)
             seen[name] = member
