@@ -152,10 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             if name is None and method == "GET":
-                selector = dict(
-                    part.split("=", 1) for part in (query.get("labelSelector") or [""])[0].split(",")
-                    if part
-                )  # fmt: skip
+                text = (query.get("labelSelector") or [""])[0]
+                selector = dict(part.split("=", 1) for part in text.split(",") if part)
                 items = [
                     copy.deepcopy(lease)
                     for (namespace, _), lease in sorted(state.leases.items())
@@ -163,8 +161,9 @@ class _Handler(BaseHTTPRequestHandler):
                     and all(lease["metadata"].get("labels", {}).get(k) == v
                             for k, v in selector.items())
                 ]  # fmt: skip
-                return 200, {"apiVersion": "coordination.k8s.io/v1", "kind": "LeaseList",
-                             "metadata": {"resourceVersion": str(state.version)}, "items": items}  # fmt: skip
+                meta = {"resourceVersion": str(state.version)}
+                kind = {"apiVersion": "coordination.k8s.io/v1", "kind": "LeaseList"}
+                return 200, {**kind, "metadata": meta, "items": items}
             if name is None and method == "POST":
                 _validate(body)
                 key = (ns, body["metadata"]["name"])
@@ -267,7 +266,7 @@ def write_kubeconfig(path: Path, url: str, *, namespace: str = "imageupdater") -
 def fake_api(directory: Path) -> Iterator[FakeApi]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.state = State()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:

@@ -32,8 +32,11 @@ def test_first_replica_creates_the_lease_and_leads(api: FakeApi, cluster: Cluste
     a, b = elector(cluster, "pod-a", clock), elector(cluster, "pod-b", clock)
     a.tick()
     b.tick()
-    assert a.is_leader and a.owns("prod") and a.owns("staging")
-    assert not b.is_leader and not b.owns("prod")
+    assert a.is_leader
+    assert a.owns("prod")
+    assert a.owns("staging")
+    assert not b.is_leader
+    assert not b.owns("prod")
     spec = lease(api)["spec"]
     assert spec["holderIdentity"] == "pod-a"
     assert spec["leaseDurationSeconds"] == 15
@@ -45,12 +48,15 @@ def test_first_replica_creates_the_lease_and_leads(api: FakeApi, cluster: Cluste
 def test_renewals_keep_the_leader_and_followers_wait(api: FakeApi, cluster: Cluster, clock: Clock):
     a, b = elector(cluster, "pod-a", clock), elector(cluster, "pod-b", clock)
     a.tick()
+    acquired = lease(api)["spec"]["acquireTime"]
     for _ in range(20):  # 40 s of renewals: longer than a lease duration
         clock.advance(2)
         a.tick()
         b.tick()
-        assert a.is_leader and not b.is_leader
-    assert lease(api)["spec"]["acquireTime"] == lease(api)["spec"]["acquireTime"]
+        assert a.is_leader
+        assert not b.is_leader
+    assert lease(api)["spec"]["acquireTime"] == acquired
+    assert lease(api)["spec"]["renewTime"] > acquired
 
 
 def test_a_dead_leader_is_replaced_after_the_lease_duration(
