@@ -104,8 +104,10 @@ def pod_template(containers: dict[str, str], init: dict[str, str] | None = None)
 
 def workload(kind: str, name: str, ns: str, template: dict) -> dict:
     if kind == "CronJob":
-        spec: dict[str, Any] = {"schedule": "0 3 * * *",
-                                "jobTemplate": {"spec": {"template": template}}}  # fmt: skip
+        spec: dict[str, Any] = {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {"spec": {"template": template}},
+        }
     else:
         spec = {"selector": {"matchLabels": {"app": "x"}}, "template": template}
     return {"metadata": {"name": name, "namespace": ns, "uid": name}, "kind": kind, "spec": spec}
@@ -115,14 +117,37 @@ def populate(api: FakeApi) -> None:
     """The cluster: web's container was `kubectl set image`d, db matches (normalised),
     agent runs the digest only, backup has an extra sidecar, report was never applied."""
     add = api.state.add_workload
-    add(workload("Deployment", "web", "shop", pod_template(
-        {"web": "ghcr.io/acme/web:1.3.0-hotfix"}, {"migrate": "ghcr.io/acme/web:1.2.0"})))  # fmt: skip
-    add(workload("StatefulSet", "db", "shop",
-                 pod_template({"db": "docker.io/library/postgres:16.1"})))  # fmt: skip
-    add(workload("DaemonSet", "agent", "imageupdater",
-                 pod_template({"agent": "quay.io/acme/agent:2.0.0@sha256:" + "a" * 64})))  # fmt: skip
-    add(workload("CronJob", "backup", "ops", pod_template(
-        {"backup": "restic/restic:0.16.0", "debug": "busybox:1.36"})))  # fmt: skip
+    add(
+        workload(
+            "Deployment",
+            "web",
+            "shop",
+            pod_template(
+                {"web": "ghcr.io/acme/web:1.3.0-hotfix"}, {"migrate": "ghcr.io/acme/web:1.2.0"}
+            ),
+        )
+    )
+    add(
+        workload(
+            "StatefulSet", "db", "shop", pod_template({"db": "docker.io/library/postgres:16.1"})
+        )
+    )
+    add(
+        workload(
+            "DaemonSet",
+            "agent",
+            "imageupdater",
+            pod_template({"agent": "quay.io/acme/agent:2.0.0@sha256:" + "a" * 64}),
+        )
+    )
+    add(
+        workload(
+            "CronJob",
+            "backup",
+            "ops",
+            pod_template({"backup": "restic/restic:0.16.0", "debug": "busybox:1.36"}),
+        )
+    )
     add(workload("Deployment", "unrelated", "shop", pod_template({"x": "nginx"})))
 
 
@@ -159,15 +184,34 @@ def test_drift_json(api: FakeApi, repo: Path, capsys: pytest.CaptureFixture[str]
     assert document["errors"] == []
     assert document["checked"] == 5
     assert document["drift"] == [
-        {"workload": "CronJob/ops/backup", "container": "debug", "git": None,
-         "cluster": "busybox:1.36", "reason": "not-in-git", "file": "jobs/backup.yaml",
-         "line": None},
-        {"workload": "CronJob/ops/report", "container": "report", "git": "acme/report:1.0",
-         "cluster": None, "reason": "missing-in-cluster", "file": "jobs/new.yaml", "line": 10},
-        {"workload": "Deployment/shop/web", "container": "web",
-         "git": "ghcr.io/acme/web:1.2.0", "cluster": "ghcr.io/acme/web:1.3.0-hotfix",
-         "reason": "image-differs", "file": "apps/web.yaml", "line": 12},
-    ]  # fmt: skip
+        {
+            "workload": "CronJob/ops/backup",
+            "container": "debug",
+            "git": None,
+            "cluster": "busybox:1.36",
+            "reason": "not-in-git",
+            "file": "jobs/backup.yaml",
+            "line": None,
+        },
+        {
+            "workload": "CronJob/ops/report",
+            "container": "report",
+            "git": "acme/report:1.0",
+            "cluster": None,
+            "reason": "missing-in-cluster",
+            "file": "jobs/new.yaml",
+            "line": 10,
+        },
+        {
+            "workload": "Deployment/shop/web",
+            "container": "web",
+            "git": "ghcr.io/acme/web:1.2.0",
+            "cluster": "ghcr.io/acme/web:1.3.0-hotfix",
+            "reason": "image-differs",
+            "file": "apps/web.yaml",
+            "line": 12,
+        },
+    ]
     assert document["skipped"] == [
         {
             "file": "crd/rollout.yaml",
@@ -203,13 +247,33 @@ def test_namespace_option_and_context(api: FakeApi, repo: Path, capsys: pytest.C
     populate(api)
     base = repo / "base"
     # context "other" has no namespace: "default", where no agent runs
-    code, document, _ = run(capsys, "drift", str(base), "--kubeconfig", str(api.kubeconfig),
-                            "--context", "other", "--format", "json")  # fmt: skip
+    code, document, _ = run(
+        capsys,
+        "drift",
+        str(base),
+        "--kubeconfig",
+        str(api.kubeconfig),
+        "--context",
+        "other",
+        "--format",
+        "json",
+    )
     assert code == 0
     assert document["context"] == "other"
     assert [row["reason"] for row in document["drift"]] == ["missing-in-cluster"]
-    code, document, _ = run(capsys, "drift", str(base), "--kubeconfig", str(api.kubeconfig),
-                            "--context", "other", "-n", "imageupdater", "--format", "json")  # fmt: skip
+    code, document, _ = run(
+        capsys,
+        "drift",
+        str(base),
+        "--kubeconfig",
+        str(api.kubeconfig),
+        "--context",
+        "other",
+        "-n",
+        "imageupdater",
+        "--format",
+        "json",
+    )
     assert document["drift"] == []
     assert document["checked"] == 1
 
@@ -219,8 +283,16 @@ def test_an_unreadable_cluster_is_an_error_never_no_drift(
 ):
     populate(api)
     api.state.faults["/namespaces/shop/"] = 403  # RBAC does not reach namespace shop
-    code, document, _ = run(capsys, "drift", str(repo), "--kubeconfig", str(api.kubeconfig),
-                            "--format", "json", "--detailed-exitcode")  # fmt: skip
+    code, document, _ = run(
+        capsys,
+        "drift",
+        str(repo),
+        "--kubeconfig",
+        str(api.kubeconfig),
+        "--format",
+        "json",
+        "--detailed-exitcode",
+    )
     assert code == 1
     assert {e["kind"] for e in document["errors"]} == {"kubernetes"}
     assert any("HTTP 403" in e["message"] for e in document["errors"])
@@ -234,18 +306,35 @@ def test_an_unreadable_cluster_is_an_error_never_no_drift(
 def test_connection_problems_are_errors(
     api: FakeApi, repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    code, document, _ = run(capsys, "drift", str(repo), "--kubeconfig", str(api.kubeconfig),
-                            "--context", "missing", "--format", "json")  # fmt: skip
+    code, document, _ = run(
+        capsys,
+        "drift",
+        str(repo),
+        "--kubeconfig",
+        str(api.kubeconfig),
+        "--context",
+        "missing",
+        "--format",
+        "json",
+    )
     assert code == 1
     assert document["errors"][0]["kind"] == "kubernetes"
     assert "context missing" in document["errors"][0]["message"]
-    code, document, _ = run(capsys, "drift", str(repo), "--kubeconfig", str(api.kubeconfig),
-                            "--context", "nobody", "--format", "json")  # fmt: skip
+    code, document, _ = run(
+        capsys,
+        "drift",
+        str(repo),
+        "--kubeconfig",
+        str(api.kubeconfig),
+        "--context",
+        "nobody",
+        "--format",
+        "json",
+    )
     assert code == 1
     assert "HTTP 401" in document["errors"][0]["message"]
     assert "wrong" not in json.dumps(document)  # the token never shows
-    code, _, err = run(capsys, "drift", str(tmp_path / "nope"), "--kubeconfig",
-                       str(api.kubeconfig))  # fmt: skip
+    code, _, err = run(capsys, "drift", str(tmp_path / "nope"), "--kubeconfig", str(api.kubeconfig))
     assert code == 1
     assert "not a directory" in err
 

@@ -43,10 +43,21 @@ def add_secret(api: FakeApi, name: str, kind: str, key: str, document: object, n
 
 
 def test_dockerconfigjson_secrets_merge_into_a_private_config_file(api: FakeApi, cluster: Cluster):
-    add_secret(api, "ghcr", "kubernetes.io/dockerconfigjson", ".dockerconfigjson",
-               {"auths": {"ghcr.io": {"auth": basic("bot", "s3cret-ghcr")}}})  # fmt: skip
-    add_secret(api, "legacy", "kubernetes.io/dockercfg", ".dockercfg",
-               {"quay.io": {"auth": basic("robot", "s3cret-quay")}}, ns="tools")  # fmt: skip
+    add_secret(
+        api,
+        "ghcr",
+        "kubernetes.io/dockerconfigjson",
+        ".dockerconfigjson",
+        {"auths": {"ghcr.io": {"auth": basic("bot", "s3cret-ghcr")}}},
+    )
+    add_secret(
+        api,
+        "legacy",
+        "kubernetes.io/dockercfg",
+        ".dockercfg",
+        {"quay.io": {"auth": basic("robot", "s3cret-quay")}},
+        ns="tools",
+    )
     config = read_pull_secrets(cluster, ["ghcr", "tools/legacy"])
     assert set(config["auths"]) == {"ghcr.io", "quay.io"}
     with docker_config_file(config) as path:
@@ -71,10 +82,23 @@ def test_a_mounted_config_stays_underneath_the_secrets(
     api: FakeApi, cluster: Cluster, tmp_path: Path
 ):
     base = tmp_path / "config.json"
-    base.write_text(json.dumps({"auths": {"ghcr.io": {"auth": basic("old", "x")},
-                                          "registry.local:5000": {"auth": basic("l", "y")}}}))  # fmt: skip
-    add_secret(api, "ghcr", "kubernetes.io/dockerconfigjson", ".dockerconfigjson",
-               {"auths": {"ghcr.io": {"auth": basic("bot", "new")}}})  # fmt: skip
+    base.write_text(
+        json.dumps(
+            {
+                "auths": {
+                    "ghcr.io": {"auth": basic("old", "x")},
+                    "registry.local:5000": {"auth": basic("l", "y")},
+                }
+            }
+        )
+    )
+    add_secret(
+        api,
+        "ghcr",
+        "kubernetes.io/dockerconfigjson",
+        ".dockerconfigjson",
+        {"auths": {"ghcr.io": {"auth": basic("bot", "new")}}},
+    )
     with docker_config_file(read_pull_secrets(cluster, ["ghcr"]), base=base) as path:
         store = CredentialStore(path)
         ghcr, local = store.lookup("ghcr.io"), store.lookup("registry.local:5000")
