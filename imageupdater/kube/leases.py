@@ -30,13 +30,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from imageupdater.kube.api import Cluster, KubeError
 
@@ -378,3 +380,47 @@ class ShardLeases(_Runner):
             for lease in self._leases:
                 lease.release()
             self._member.release()
+
+
+class Coordinator(Protocol):
+    """What the daemon needs from either coordinator (and from `Standalone`)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def owns(self, automation: str) -> bool: ...
+
+
+class Standalone:
+    """One replica without a cluster (`run` on a laptop, in CI): it owns everything."""
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def owns(self, automation: str) -> bool:
+        return True
+
+
+def default_identity() -> str:
+    """`$POD_NAME` (set by the Deployment from the downward API), else host name and PID:
+    unique per process, and readable in `kubectl get lease -o yaml`."""
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def coordinator(
+    cluster: Cluster | None,
+    *,
+    shards: int = 0,
+    identity: str | None = None,
+    name: str = "imageupdater",
+    timing: Timing | None = None,
+) -> Coordinator:
+    """`shards` 0: leader election; N > 0: N shard Leases; no cluster: standalone."""
+    if cluster is None:
+        return Standalone()
+    who = identity or default_identity()
+    if shards > 0:
+        return ShardLeases(cluster, who, shards, name=name, timing=timing)
+    return LeaderElector(cluster, who, name=name, timing=timing)

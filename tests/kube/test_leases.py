@@ -7,12 +7,22 @@ sleeping. One test runs the background thread for real.
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from datetime import datetime
 
 import pytest
 
-from imageupdater.kube import Cluster, LeaderElector, ShardLeases, Timing, shard_of
+from imageupdater.kube import (
+    Cluster,
+    LeaderElector,
+    ShardLeases,
+    Standalone,
+    Timing,
+    coordinator,
+    default_identity,
+    shard_of,
+)
 from tests.kube.conftest import Clock
 from tests.kube.fakeapi import FakeApi
 
@@ -227,3 +237,17 @@ def test_shard_of_is_stable_and_in_range():
     assert shard_of("prod", 6) == shard_of("prod", 6)
     assert {shard_of(name, 4) for name in AUTOMATIONS} == {0, 1, 2, 3}
     assert shard_of("prod", 1) == 0
+
+
+def test_coordinator_picks_the_shape(cluster: Cluster, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("POD_NAME", "imageupdater-7d9f-abcde")
+    assert isinstance(coordinator(None), Standalone)
+    assert coordinator(None).owns("anything")
+    elector = coordinator(cluster)
+    assert isinstance(elector, LeaderElector)
+    assert elector.identity == "imageupdater-7d9f-abcde"
+    sharded = coordinator(cluster, shards=4, identity="x")
+    assert isinstance(sharded, ShardLeases)
+    assert sharded.shards == 4
+    monkeypatch.delenv("POD_NAME")
+    assert default_identity().endswith(f"-{os.getpid()}")
