@@ -84,17 +84,17 @@ class Cluster:
 
         config: Any = untyped_config  # the package has no annotations
 
-        path = str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG", "")
-        if not path and Path("~/.kube/config").expanduser().exists():
-            path = str(Path("~/.kube/config").expanduser())
+        # $KUBECONFIG may list several files (`a:b`): the library merges them when given the
+        # list, but reads the variable only once, at import; so it is passed every time
+        explicit = str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG") or None
+        use_kubeconfig = bool(context or explicit or Path("~/.kube/config").expanduser().exists())
         try:
-            if path or context:
+            if use_kubeconfig:
                 api_client = config.new_client_from_config(
-                    config_file=path or None, context=context, persist_config=False
+                    config_file=explicit, context=context, persist_config=False
                 )
-                _, active = config.list_kube_config_contexts(config_file=path or None)
+                contexts, active = config.list_kube_config_contexts(config_file=explicit)
                 if context:
-                    contexts, _ = config.list_kube_config_contexts(config_file=path or None)
                     active = next((c for c in contexts if c.get("name") == context), active)
                 default = (active or {}).get("context", {}).get("namespace") or "default"
             else:

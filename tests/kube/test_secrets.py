@@ -156,3 +156,17 @@ def test_wrong_credentials_are_an_auth_failure_not_a_crash(api: FakeApi):
         cluster.get_secret(NS, "x")
     assert caught.value.status == 401
     cluster.close()
+
+
+def test_kubeconfig_from_the_environment_and_in_cluster_fallback(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'absent'}:{api.kubeconfig}")
+    cluster = Cluster.connect()
+    assert cluster.namespace == "imageupdater"
+    cluster.close()
+    monkeypatch.delenv("KUBECONFIG")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config either
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(KubeError, match="no usable Kubernetes configuration"):
+        Cluster.connect()
