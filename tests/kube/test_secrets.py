@@ -7,6 +7,7 @@ import json
 import stat
 from pathlib import Path
 
+import httpx
 import pytest
 
 from imageupdater.config import load_automations
@@ -18,8 +19,11 @@ from imageupdater.kube import (
     read_pull_secrets,
     secret_ref,
 )
+from imageupdater.registry import parse_reference
 from imageupdater.registry.credentials import CredentialStore
 from tests.kube.fakeapi import FakeApi
+from tests.registry.fakes import client as fake_registry
+from tests.registry.fakes import tags_response
 
 NS = "imageupdater"
 
@@ -170,3 +174,29 @@ def test_kubeconfig_from_the_environment_and_in_cluster_fallback(
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(KubeError, match="no usable Kubernetes configuration"):
         Cluster.connect()
+
+
+def test_the_registry_client_authenticates_with_a_pull_secret(api: FakeApi, cluster: Cluster):
+    """End to end: Secret in the cluster -> config file -> Basic auth on the registry."""
+    add_secret(
+        api,
+        "regcred",
+        "kubernetes.io/dockerconfigjson",
+        ".dockerconfigjson",
+        {"auths": {"registry.example.com": {"auth": basic("bot", "s3cret")}}},
+    )
+    wanted = "Basic " + basic("bot", "s3cret")
+
+    def registry(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("Authorization") != wanted:
+            return httpx.Response(
+                401, headers={"WWW-Authenticate": 'Basic realm="registry"'}, json={"errors": []}
+            )
+        return tags_response("acme/web", ["1.0.0", "1.1.0"])
+
+    with docker_config_file(read_pull_secrets(cluster, ["regcred"])) as path:
+        client, recorder, _ = fake_registry(registry, docker_config=str(path))
+        with client:
+            tags = client.list_tags(parse_reference("registry.example.com/acme/web:1.0.0"))
+    assert tags == ["1.0.0", "1.1.0"]
+    assert recorder.requests[-1].headers["Authorization"] == wanted
