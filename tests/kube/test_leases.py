@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import time
 from datetime import datetime
 
@@ -251,3 +252,31 @@ def test_coordinator_picks_the_shape(cluster: Cluster, monkeypatch: pytest.Monke
     assert sharded.shards == 4
     monkeypatch.delenv("POD_NAME")
     assert default_identity().endswith(f"-{os.getpid()}")
+
+
+def test_random_joins_deaths_and_restarts_never_overlap_and_converge(
+    api: FakeApi, cluster: Cluster, clock: Clock
+):
+    """A seeded random schedule of replicas joining, dying silently and stopping cleanly:
+    at no moment do two live replicas hold one shard, and once things calm down every
+    shard has exactly one owner and the load is even."""
+    rng = random.Random(7)
+    alive: list[ShardLeases] = [shards_of(cluster, "pod-0", clock)]
+    born = 1
+    for _ in range(30):
+        event = rng.random()
+        if event < 0.2 and len(alive) < 4:
+            alive.append(shards_of(cluster, f"pod-{born}", clock))
+            born += 1
+        elif event < 0.3 and len(alive) > 1:
+            alive.pop(rng.randrange(len(alive)))  # dies without a word
+        elif event < 0.35 and len(alive) > 1:
+            alive.pop(rng.randrange(len(alive))).stop()
+        for replica in alive:
+            replica.tick()
+            assert_exclusive(alive)
+        clock.advance(2)
+    settle(alive, clock, rounds=12)
+    held = [r.held() for r in alive]
+    assert frozenset().union(*held) == frozenset(range(6))
+    assert max(map(len, held)) - min(map(len, held)) <= 1
