@@ -16,8 +16,11 @@ from imageupdater import app, holdedit
 from imageupdater.config import Automation, choose, load_automations
 from imageupdater.delivery import CommitSettings, deliver
 from imageupdater.discovery import load_named_policies
+from imageupdater.drift import DriftReport
+from imageupdater.drift import compare as compare_drift
 from imageupdater.engine import Decision, Plan, make_plan, select_from_registry
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError, PolicyError
+from imageupdater.kube import Cluster
 from imageupdater.migrate import MigrationPlan, plan_migration
 from imageupdater.model import ImageMetadata
 from imageupdater.policy import metadata_policy, parse_policy
@@ -433,3 +436,22 @@ def status(root: Path, options: app.Options) -> Status:
         )  # fmt: skip
     rows.sort(key=lambda r: (r.workload, r.container, r.file))
     return Status(rows, report)
+
+
+# ------------------------------------------------------------------------------- drift
+
+
+def drift(
+    root: Path,
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespace: str | None = None,
+) -> DriftReport:
+    """Images in the manifests under `root` versus the workloads of the cluster."""
+    root = _checked_root(root)
+    cluster = Cluster.connect(kubeconfig=kubeconfig, context=context)
+    try:
+        return compare_drift(cluster, root, namespace)
+    finally:
+        cluster.close()

@@ -66,6 +66,7 @@ _SCHEMA: dict[str, Any] = {
             "dockerConfig": "str",
             "insecure": ["str"],
             "rateLimit": {"*": "int"},
+            "pullSecrets": ["str"],  # NAME or NAMESPACE/NAME of dockerconfigjson Secrets
         },
         "suspend": "bool",
     },

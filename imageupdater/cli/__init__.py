@@ -13,6 +13,7 @@ import click
 import typer
 
 from imageupdater.cli import core as core  # registers the verbs on `cli`
+from imageupdater.cli import drift as drift  # registers `drift`
 from imageupdater.cli import holds as holds  # pin, unpin, freeze, unfreeze, status
 from imageupdater.cli import migrate as migrate  # registers `migrate`
 from imageupdater.cli import render
