@@ -12,41 +12,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from imageupdater.errors import ForgeError
+from imageupdater.forge.githublike import GitHubLikeForge, pull_of
 from imageupdater.forge.http import ForgeHttp, message_of
 from imageupdater.forge.model import PullRequest
 
 LIMIT = 50  # Gitea's maximum page size
 
 
-def _pull(data: dict[str, Any]) -> PullRequest:
-    merged = bool(data.get("merged"))
-    return PullRequest(
-        number=int(data["number"]),
-        url=str(data.get("html_url") or data.get("url") or ""),
-        head=str(data["head"]["ref"]),
-        base=str(data["base"]["ref"]),
-        title=str(data.get("title") or ""),
-        body=str(data.get("body") or ""),
-        state="merged" if merged else ("open" if data.get("state") == "open" else "closed"),
-    )
-
-
-class GiteaForge:
+class GiteaForge(GitHubLikeForge):
     def __init__(self, http: ForgeHttp, repo: str) -> None:
-        self._http = http
-        self._repo = repo
-        self._root = f"repos/{repo}"
+        super().__init__(http, repo)
         self._lock = threading.Lock()
         self._closed: list[PullRequest] | None = None
         self._labels: dict[str, int] | None = None
 
-    def _ours(self, data: dict[str, Any]) -> bool:
-        head_repo = data.get("head", {}).get("repo") or {}
-        return str(head_repo.get("full_name", "")).lower() == self._repo.lower()
-
     def _list(self, state: str) -> list[PullRequest]:
         rows = self._http.pages(f"{self._root}/pulls", {"state": state, "limit": LIMIT})
-        return [_pull(row) for row in rows if self._ours(row)]
+        return [pull_of(row) for row in rows if self._ours(row)]
 
     def list_open(self, *, base: str, prefix: str) -> list[PullRequest]:
         return [pr for pr in self._list("open") if pr.base == base and pr.head.startswith(prefix)]
@@ -65,7 +47,7 @@ class GiteaForge:
             return None
         if response.status_code != 200:
             raise ForgeError(f"Gitea: {self._http.scrub(message_of(response))}")
-        pr = _pull(response.json())
+        pr = pull_of(response.json())
         return pr if pr.state == "open" else None
 
     def _label_ids(self, names: Sequence[str]) -> list[int]:
@@ -101,25 +83,6 @@ class GiteaForge:
         if response.status_code != 201:
             detail = self._http.scrub(message_of(response))
             raise ForgeError(f"Gitea refused to open a PR for {head}: {detail}")
-        pr = _pull(response.json())
-        if reviewers:
-            self._http.request(
-                "POST",
-                f"{self._root}/pulls/{pr.number}/requested_reviewers",
-                json={"reviewers": list(reviewers)},
-            )
+        pr = pull_of(response.json())
+        self._request_reviewers(pr, reviewers)
         return pr
-
-    def update(self, pr: PullRequest, *, title: str, body: str) -> PullRequest:
-        response = self._http.request(
-            "PATCH", f"{self._root}/pulls/{pr.number}", json={"title": title, "body": body}
-        )
-        return _pull(response.json())
-
-    def close(self, pr: PullRequest, *, comment: str, body: str) -> None:
-        self._http.request(
-            "POST", f"{self._root}/issues/{pr.number}/comments", json={"body": comment}
-        )
-        self._http.request(
-            "PATCH", f"{self._root}/pulls/{pr.number}", json={"state": "closed", "body": body}
-        )

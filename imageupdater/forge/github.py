@@ -7,42 +7,23 @@ PR. A PR whose head lives in a fork is never ours, even with a matching branch n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from imageupdater.errors import ForgeError
+from imageupdater.forge.githublike import GitHubLikeForge, pull_of
 from imageupdater.forge.http import ForgeHttp, message_of
 from imageupdater.forge.model import PullRequest
 
 PER_PAGE = 100
 
 
-def _pull(data: dict[str, Any]) -> PullRequest:
-    state = "merged" if data.get("merged_at") or data.get("merged") else data["state"]
-    return PullRequest(
-        number=int(data["number"]),
-        url=str(data.get("html_url") or data.get("url") or ""),
-        head=str(data["head"]["ref"]),
-        base=str(data["base"]["ref"]),
-        title=str(data.get("title") or ""),
-        body=str(data.get("body") or ""),
-        state="open" if state == "open" else ("merged" if state == "merged" else "closed"),
-    )
-
-
-class GitHubForge:
+class GitHubForge(GitHubLikeForge):
     def __init__(self, http: ForgeHttp, repo: str) -> None:
-        self._http = http
-        self._repo = repo
+        super().__init__(http, repo)
         self._owner = repo.split("/", 1)[0]
-        self._root = f"repos/{repo}"
-
-    def _ours(self, data: dict[str, Any]) -> bool:
-        head_repo = data.get("head", {}).get("repo") or {}
-        return str(head_repo.get("full_name", "")).lower() == self._repo.lower()
 
     def _list(self, **params: str | int) -> list[PullRequest]:
         rows = self._http.pages(f"{self._root}/pulls", {**params, "per_page": PER_PAGE})
-        return [_pull(row) for row in rows if self._ours(row)]
+        return [pull_of(row) for row in rows if self._ours(row)]
 
     def list_open(self, *, base: str, prefix: str) -> list[PullRequest]:
         return [pr for pr in self._list(state="open", base=base) if pr.head.startswith(prefix)]
@@ -68,7 +49,7 @@ class GitHubForge:
         payload = {"title": title, "head": head, "base": base, "body": body}
         response = self._http.status("POST", f"{self._root}/pulls", json=payload)
         if response.status_code == 201:
-            pr = _pull(response.json())
+            pr = pull_of(response.json())
         elif response.status_code == 422 and "already exists" in response.text:
             existing = self.find_open(head=head, base=base)
             if existing is None:
@@ -81,24 +62,5 @@ class GitHubForge:
             self._http.request(
                 "POST", f"{self._root}/issues/{pr.number}/labels", json={"labels": list(labels)}
             )
-        if reviewers:
-            self._http.request(
-                "POST",
-                f"{self._root}/pulls/{pr.number}/requested_reviewers",
-                json={"reviewers": list(reviewers)},
-            )
+        self._request_reviewers(pr, reviewers)
         return pr
-
-    def update(self, pr: PullRequest, *, title: str, body: str) -> PullRequest:
-        response = self._http.request(
-            "PATCH", f"{self._root}/pulls/{pr.number}", json={"title": title, "body": body}
-        )
-        return _pull(response.json())
-
-    def close(self, pr: PullRequest, *, comment: str, body: str) -> None:
-        self._http.request(
-            "POST", f"{self._root}/issues/{pr.number}/comments", json={"body": comment}
-        )
-        self._http.request(
-            "PATCH", f"{self._root}/pulls/{pr.number}", json={"state": "closed", "body": body}
-        )
