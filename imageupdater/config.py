@@ -280,7 +280,9 @@ class _Loader:
         if kind == "duration":
             if value and _DURATION.match(value) and any(c != "0" for c in value if c.isdigit()):
                 return value
-            raise self.error(node, f"{path} must be a duration such as 30s, 5m or 1h (more than zero)")
+            raise self.error(
+                node, f"{path} must be a duration such as 30s, 5m or 1h (more than zero)"
+            )
         if plain and value in ("", "~", "null"):
             raise self.error(node, f"{path} needs a value")
         return value

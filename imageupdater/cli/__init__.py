@@ -16,6 +16,7 @@ from imageupdater.cli import core as core  # registers the verbs on `cli`
 from imageupdater.cli import holds as holds  # pin, unpin, freeze, unfreeze, status
 from imageupdater.cli import migrate as migrate  # registers `migrate`
 from imageupdater.cli import render
+from imageupdater.cli import run as run  # registers `run`
 from imageupdater.cli.options import cli
 
 EX_USAGE = 64
