@@ -36,6 +36,9 @@ class Options:
     state: State | None = None
     tag_ttl: float = 0.0
     rate_limits: Mapping[str, float] = field(default_factory=dict)
+    #: registry retries: tries per request and the first backoff (tests make it short)
+    max_attempts: int = 4
+    backoff: float = 0.5
     #: told, when a client closes, the requests it made and the images it listed
     observer: Callable[[dict[tuple[str, int], int], frozenset[str]], None] | None = None
 
@@ -66,6 +69,8 @@ class CachedRegistryClient(RegistryClient):
             docker_config=options.registry_config,
             insecure_hosts=tuple(options.insecure_registries),
             rate_limits=dict(options.rate_limits),
+            max_attempts=options.max_attempts,
+            backoff=options.backoff,
         )
         self._state = options.state
         self._ttl = options.tag_ttl

@@ -168,6 +168,8 @@ class Daemon:
             tag_ttl=automation.interval * TAG_TTL_FRACTION,
             rate_limits=registries.rate_limit,
             observer=observe,
+            max_attempts=self.base.max_attempts,
+            backoff=self.base.backoff,
         )
         update = automation.update
         pr = None
