@@ -383,6 +383,16 @@ def _automation(loader: _Loader, document: dict[str, Node], line: int) -> Automa
     )
 
 
+def _at(node: Node | None, *keys: str) -> Node | None:
+    """The node at `keys` under `node`, or the deepest one that exists (for error lines)."""
+    for key in keys:
+        child = node.get(key) if isinstance(node, dict) else None
+        if child is None:
+            return node
+        node = child
+    return node
+
+
 def _git(loader: _Loader, git: Any, node: Node | None, line: int) -> GitSettings | None:
     if git is None:
         return None
@@ -390,10 +400,11 @@ def _git(loader: _Loader, git: Any, node: Node | None, line: int) -> GitSettings
         raise loader.error(node, "spec.git.url is required", line)
     author = git.get("author")
     if author is not None and not (author.get("name") and author.get("email")):
-        raise loader.error(node, "spec.git.author needs name and email", line)
+        raise loader.error(_at(node, "author"), "spec.git.author needs name and email", line)
     creds = git.get("credentials", {})
     if "tokenEnv" in creds and "sshKeyFile" in creds:
-        raise loader.error(node, "spec.git.credentials: tokenEnv or sshKeyFile, not both", line)
+        where = _at(node, "credentials")
+        raise loader.error(where, "spec.git.credentials: tokenEnv or sshKeyFile, not both", line)
     return GitSettings(
         url=git["url"],
         branch=git.get("branch", "main"),
@@ -410,15 +421,17 @@ _GROUPINGS = ("workload", "image", "all")
 def _update(loader: _Loader, update: Any, node: Node | None, line: int) -> UpdateSettings:
     mode = update.get("mode", "commit")
     if mode not in ("commit", "pr"):
-        raise loader.error(node, f"spec.update.mode must be commit or pr, not {mode!r}", line)
+        where = _at(node, "mode")
+        raise loader.error(where, f"spec.update.mode must be commit or pr, not {mode!r}", line)
     pr = update.get("pr")
     settings: PRConfig | None = None
     if pr is not None:
         if not (pr.get("forge") and pr.get("repo")):
-            raise loader.error(node, "spec.update.pr needs forge and repo", line)
+            raise loader.error(_at(node, "pr"), "spec.update.pr needs forge and repo", line)
         grouping = pr.get("grouping", "workload")
         if grouping not in _GROUPINGS:
-            raise loader.error(node, f"spec.update.pr.grouping must be one of {_GROUPINGS}", line)
+            where = _at(node, "pr", "grouping")
+            raise loader.error(where, f"spec.update.pr.grouping must be one of {_GROUPINGS}", line)
         settings = PRConfig(
             forge=pr["forge"],
             repo=pr["repo"],
@@ -429,7 +442,7 @@ def _update(loader: _Loader, update: Any, node: Node | None, line: int) -> Updat
             grouping=grouping,
         )
     if mode == "pr" and settings is None:
-        raise loader.error(node, "spec.update.mode pr needs spec.update.pr", line)
+        raise loader.error(_at(node, "mode"), "spec.update.mode pr needs spec.update.pr", line)
     return UpdateSettings(mode=mode, push_branch=update.get("pushBranch"), pr=settings)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "s3cret-for-tests"  # noqa: S105
+SECRET = "s3cret-for-tests"
 
 MANIFEST = """\
 apiVersion: apps/v1
@@ -96,12 +96,12 @@ class DaemonProcess:
 
     def post(self, path: str, body: object, headers: dict[str, str] | None = None) -> int:
         data = json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310 (loopback)
+        request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}{path}", data=data, method="POST",
             headers={"Content-Type": "application/json", **(headers or {})},
         )  # fmt: skip
         try:
-            with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=5) as r:
                 return int(r.status)
         except urllib.error.HTTPError as exc:
             return exc.code

@@ -105,7 +105,8 @@ def test_a_push_rejected_by_a_concurrent_commit_is_retried_on_the_new_head(
     finally:
         daemon.close()
     history = git(remote, "log", "--format=%s", "main").splitlines()
-    assert len(history) == 3 and history[1:] == ["human change", "initial manifests"]
+    assert len(history) == 3
+    assert history[1:] == ["human change", "initial manifests"]
     assert git(remote, "rev-parse", "main^") == raced[0]  # on top of theirs, not forced
     assert f"{image}:1.3.0" in git(remote, "show", "main:apps/web.yaml")
     assert git(remote, "show", "main:README.md") == "docs"
