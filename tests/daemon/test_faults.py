@@ -154,3 +154,30 @@ def test_kill_9_mid_push_then_restart_converges_without_a_duplicate_commit(
     assert f"{image}:1.4.0" in git(remote, "show", "main:apps/web.yaml")
     assert git(checkout, "status", "--porcelain") == ""
     assert not os.path.exists(checkout / ".git" / "index.lock")
+
+
+def test_sigterm_during_a_push_lets_it_finish_then_exits_0(
+    tmp_path: Path, registry: LocalRegistry, pusher: Pusher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_hermetic(tmp_path, monkeypatch)
+    pusher.push_image("faults/term", "1.0.0")
+    pusher.push_image("faults/term", "1.6.0")
+    image = f"{registry.host}/faults/term"
+    remote, _ = clone_pair(
+        tmp_path, {"apps/web.yaml": MANIFEST.format(name="web", image=image, tag="1.0.0")}
+    )
+    entered = tmp_path / "entered"
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\ntouch {entered}\nsleep 1\nexit 0\n")  # a slow remote
+    hook.chmod(0o755)
+    config = tmp_path / "automation.yaml"
+    config.write_text(automation("prod", remote, "1h"))
+    daemon = DaemonProcess(config, tmp_path / "state")
+    try:
+        wait_for(entered.exists, 20, "the push to start")
+        assert _count(remote) == 1
+        assert daemon.stop() == 0  # SIGTERM mid-push: the push completes first
+    finally:
+        daemon.kill()
+    assert _count(remote) == 2
+    assert f"{image}:1.6.0" in git(remote, "show", "main:apps/web.yaml")
