@@ -6,8 +6,8 @@ Every function returns data (a `Plan`, a `Report`, a list of tags) and raises on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from imageupdater.policy.explain import explain as explain_tags
 from imageupdater.prmode import Grouping, PRSettings, deliver_pr
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report, Skip
-from imageupdater.workspace import Workspace
+from imageupdater.workspace import FALLBACK_IDENTITY, Workspace
 
 
 def _checked_root(root: Path) -> Path:
@@ -71,6 +71,9 @@ class ApplyRequest:
     mode: str = "commit"  # or "pr"
     pr: PullRequestRequest | None = None
     automation: Automation | None = None
+    author: tuple[str, str] | None = None  # (name, email); None: git's configured identity
+    #: extra environment for git (the daemon's credentials; never written to .git/config)
+    git_env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class PullRequestRequest:
     labels: tuple[str, ...] = ()
     reviewers: tuple[str, ...] = ()
     automation: str | None = None
+    token_env: str | None = None  # None: $IMAGEUPDATER_FORGE_TOKEN
 
 
 def delivery_mode(decision: Decision, default: str) -> str:
@@ -100,6 +104,8 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
     if request.mode not in ("commit", "pr"):
         raise ConfigError(f"unknown mode {request.mode!r}; expected commit or pr")
     workspace = Workspace.find(root)
+    if workspace is not None:
+        workspace.env.update(request.git_env)
     if request.commit and workspace is None:
         raise ConfigError(f"--commit needs a Git repository; {root} is not in one")
     commit = workspace is not None and request.commit is not False
@@ -110,6 +116,7 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
         push=(request.push or request.mode == "pr") and commit,
         branch=request.branch,
         template=request.template,
+        author=request.author,
     )
     with app.registry_client(options) as client:
 
@@ -189,8 +196,11 @@ def _apply_pr(plan: Plan, workspace: Workspace, request: ApplyRequest) -> Report
         labels=request.pr.labels,
         reviewers=request.pr.reviewers,
         commit_template=request.template,
+        author=request.author or FALLBACK_IDENTITY,
     )
-    forge, http = app.forge(request.pr.forge, request.pr.url, request.pr.repo)
+    forge, http = app.forge(
+        request.pr.forge, request.pr.url, request.pr.repo, token_env=request.pr.token_env
+    )
     with http:
         try:
             return deliver_pr(plan, workspace, forge, settings)

@@ -3,9 +3,10 @@
 The whole schema of SPEC §6 is declared in `_SCHEMA`, so a misspelt field anywhere
 (`spec.shedule`) is an error naming its file and line instead of being silently ignored,
 and every field's type is checked. Only what `plan`/`apply --config` act on today is
-turned into typed values: `suspend` and `schedule` (change windows). The other fields are
-validated and kept in `Automation.raw` for the daemon, which will give them types when it
-uses them: `git.*`, `update.*`, `interval`, `registries.*`.
+turned into typed values: `suspend`, `schedule` (change windows) and, for the daemon
+(`run`), `git` (`GitSettings`), `update` (`UpdateSettings`), `interval` (seconds) and
+`registries` (`RegistrySettings`). The whole document stays in `Automation.raw` too.
+A document used by `plan`/`apply --config` needs no `git` section; `run` checks for it.
 
 Change windows: `schedule: {windows: ["Mon-Fri 09:00-16:00", "Sat 10:00-12:00"],
 timezone: Europe/Berlin}`. A window is `[DAYS ]HH:MM-HH:MM`; DAYS is a comma list of days
@@ -127,12 +128,83 @@ class Schedule:
 
 
 @dataclass(frozen=True, slots=True)
+class Credentials:
+    """How git authenticates: the *name* of an environment variable holding a token (never
+    the token itself, so configs can be committed), or an SSH private key file."""
+
+    token_env: str | None = None
+    ssh_key_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GitSettings:
+    url: str
+    branch: str = "main"
+    path: str = "."
+    author: tuple[str, str] | None = None
+    commit_template: str | None = None
+    credentials: Credentials = field(default_factory=Credentials)
+
+
+@dataclass(frozen=True, slots=True)
+class PRConfig:
+    forge: str
+    repo: str
+    url: str | None = None
+    token_env: str | None = None
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    grouping: str = "workload"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSettings:
+    mode: str = "commit"
+    push_branch: str | None = None  # None: git.branch
+    pr: PRConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySettings:
+    docker_config: str | None = None
+    insecure: tuple[str, ...] = ()
+    rate_limit: Mapping[str, float] = field(default_factory=dict)
+
+
+#: `interval` when the document sets none (SPEC §6 example)
+DEFAULT_INTERVAL = 300.0
+
+
+def parse_duration(text: str) -> float:
+    """`1h30m`, `5m`, `30s` -> seconds; ValueError otherwise (including zero)."""
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    if not text or match is None:
+        raise ValueError(f"{text!r} is not a duration such as 30s, 5m or 1h")
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise ValueError(f"{text!r} is not a positive duration")
+    return float(total)
+
+
+@dataclass(frozen=True, slots=True)
 class Automation:
     name: str
     source: str  # file:line of the document
     suspend: bool = False
     schedule: Schedule = field(default_factory=Schedule)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    git: GitSettings | None = None  # required by `run` only
+    update: UpdateSettings = field(default_factory=UpdateSettings)
+    interval: float = DEFAULT_INTERVAL
+    registries: RegistrySettings = field(default_factory=RegistrySettings)
+
+    @property
+    def push_branch(self) -> str:
+        branch = self.update.push_branch
+        if branch is None and self.git is not None:
+            branch = self.git.branch
+        return branch or "main"
 
     def gate(self, now: datetime) -> str | None:
         """Why nothing may be committed at `now`, or None when changes may be made."""
@@ -207,9 +279,11 @@ class _Loader:
                 return int(value)
             raise self.error(node, f"{path} must be a whole number, not {value!r}")
         if kind == "duration":
-            if value and _DURATION.match(value):
+            if value and _DURATION.match(value) and any(c != "0" for c in value if c.isdigit()):
                 return value
-            raise self.error(node, f"{path} must be a duration such as 30s, 5m or 1h")
+            raise self.error(
+                node, f"{path} must be a duration such as 30s, 5m or 1h (more than zero)"
+            )
         if plain and value in ("", "~", "null"):
             raise self.error(node, f"{path} needs a value")
         return value
@@ -296,12 +370,88 @@ def _automation(loader: _Loader, document: dict[str, Node], line: int) -> Automa
             where = node.get("timezone") if isinstance(node, dict) else node
             raise loader.error(where, f"unknown timezone {zone!r}", line) from None
         schedule = Schedule(tuple(windows), zone)
+    spec_map = spec_node if isinstance(spec_node, dict) else {}
     return Automation(
         name=name,
         source=f"{loader.file}:{line}",
         suspend=bool(spec.get("suspend", False)),
         schedule=schedule,
         raw=data,
+        git=_git(loader, spec.get("git"), spec_map.get("git"), line),
+        update=_update(loader, spec.get("update", {}), spec_map.get("update"), line),
+        interval=parse_duration(spec["interval"]) if "interval" in spec else DEFAULT_INTERVAL,
+        registries=_registries(spec.get("registries", {})),
+    )
+
+
+def _at(node: Node | None, *keys: str) -> Node | None:
+    """The node at `keys` under `node`, or the deepest one that exists (for error lines)."""
+    for key in keys:
+        child = node.get(key) if isinstance(node, dict) else None
+        if child is None:
+            return node
+        node = child
+    return node
+
+
+def _git(loader: _Loader, git: Any, node: Node | None, line: int) -> GitSettings | None:
+    if git is None:
+        return None
+    if not git.get("url"):
+        raise loader.error(node, "spec.git.url is required", line)
+    author = git.get("author")
+    if author is not None and not (author.get("name") and author.get("email")):
+        raise loader.error(_at(node, "author"), "spec.git.author needs name and email", line)
+    creds = git.get("credentials", {})
+    if "tokenEnv" in creds and "sshKeyFile" in creds:
+        where = _at(node, "credentials")
+        raise loader.error(where, "spec.git.credentials: tokenEnv or sshKeyFile, not both", line)
+    return GitSettings(
+        url=git["url"],
+        branch=git.get("branch", "main"),
+        path=git.get("path", "."),
+        author=(author["name"], author["email"]) if author else None,
+        commit_template=git.get("commitTemplate"),
+        credentials=Credentials(creds.get("tokenEnv"), creds.get("sshKeyFile")),
+    )
+
+
+_GROUPINGS = ("workload", "image", "all")
+
+
+def _update(loader: _Loader, update: Any, node: Node | None, line: int) -> UpdateSettings:
+    mode = update.get("mode", "commit")
+    if mode not in ("commit", "pr"):
+        where = _at(node, "mode")
+        raise loader.error(where, f"spec.update.mode must be commit or pr, not {mode!r}", line)
+    pr = update.get("pr")
+    settings: PRConfig | None = None
+    if pr is not None:
+        if not (pr.get("forge") and pr.get("repo")):
+            raise loader.error(_at(node, "pr"), "spec.update.pr needs forge and repo", line)
+        grouping = pr.get("grouping", "workload")
+        if grouping not in _GROUPINGS:
+            where = _at(node, "pr", "grouping")
+            raise loader.error(where, f"spec.update.pr.grouping must be one of {_GROUPINGS}", line)
+        settings = PRConfig(
+            forge=pr["forge"],
+            repo=pr["repo"],
+            url=pr.get("url"),
+            token_env=pr.get("tokenEnv"),
+            labels=tuple(pr.get("labels", ())),
+            reviewers=tuple(pr.get("reviewers", ())),
+            grouping=grouping,
+        )
+    if mode == "pr" and settings is None:
+        raise loader.error(_at(node, "mode"), "spec.update.mode pr needs spec.update.pr", line)
+    return UpdateSettings(mode=mode, push_branch=update.get("pushBranch"), pr=settings)
+
+
+def _registries(registries: Any) -> RegistrySettings:
+    return RegistrySettings(
+        docker_config=registries.get("dockerConfig"),
+        insecure=tuple(registries.get("insecure", ())),
+        rate_limit={k: float(v) for k, v in registries.get("rateLimit", {}).items()},
     )
 
 

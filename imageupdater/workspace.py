@@ -351,9 +351,60 @@ class Workspace:
     the work tree.
     """
 
-    def __init__(self, root: Path, *, network_timeout: float = DEFAULT_NETWORK_TIMEOUT) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        network_timeout: float = DEFAULT_NETWORK_TIMEOUT,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """`env`: extra variables for every git process (credentials: ``GIT_ASKPASS`` and
+        the token it reads, or ``GIT_SSH_COMMAND``), so they never reach ``.git/config``."""
         self.root = root
         self.network_timeout = network_timeout
+        self.env: dict[str, str] = dict(env or {})
+
+    @classmethod
+    def clone(
+        cls,
+        url: str,
+        dest: Path,
+        branch: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        network_timeout: float = DEFAULT_NETWORK_TIMEOUT,
+    ) -> Workspace:
+        """Clone ``branch`` of ``url`` into ``dest`` (a private checkout the daemon owns).
+
+        The clone goes to a temporary sibling first and is renamed at the end, so a process
+        killed mid-clone leaves no half-made ``dest`` behind.
+        """
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        done = _run_git(
+            ["clone", "--no-tags", "--branch", branch, "--", url, str(partial)],
+            cwd=dest.parent,
+            env=env,
+            timeout=network_timeout,
+        )
+        if not done.ok:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise _network_error(done, f"clone of {_redact(url)}")
+        os.replace(partial, dest)
+        return cls(dest, network_timeout=network_timeout, env=env)
+
+    def align_with_remote(self, branch: str, remote: str = "origin") -> str:
+        """Make a *private* checkout exactly ``remote``'s ``branch``: fetch, check it out,
+        and throw away anything local (a commit or edit left by a killed cycle, a stale
+        lock). Only for a clone this tool owns; a user's checkout goes through
+        :meth:`sync_with_remote`, which never discards anything. Returns the new HEAD."""
+        for lock in ("index.lock", "HEAD.lock", f"refs/heads/{branch}.lock"):
+            (self.root / ".git" / lock).unlink(missing_ok=True)
+        upstream = self._fetch(branch, remote)
+        self._ok(["checkout", "-q", "--force", "-B", branch, upstream], "cannot check out")
+        self._ok(["clean", "-q", "-d", "-f", "-x"], "cannot clean the checkout")
+        return upstream
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
@@ -795,7 +846,8 @@ class Workspace:
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> _Done:
-        return _run_git(args, cwd=cwd or self.root, stdin=stdin, env=env, timeout=timeout)
+        merged = {**self.env, **env} if env else self.env
+        return _run_git(args, cwd=cwd or self.root, stdin=stdin, env=merged, timeout=timeout)
 
     def _ok(
         self,

@@ -17,6 +17,7 @@ from imageupdater.cli import drift as drift  # registers `drift`
 from imageupdater.cli import holds as holds  # pin, unpin, freeze, unfreeze, status
 from imageupdater.cli import migrate as migrate  # registers `migrate`
 from imageupdater.cli import render
+from imageupdater.cli import run as run  # registers `run`
 from imageupdater.cli.options import cli
 
 EX_USAGE = 64

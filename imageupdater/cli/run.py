@@ -1,0 +1,62 @@
+"""`imageupdater run`: the controller daemon (SPEC §4, §6)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from imageupdater import app, daemon
+from imageupdater.cli.options import (
+    Format,
+    InsecureOpt,
+    RegistryConfigOpt,
+    StateDirOpt,
+    VerboseOpt,
+    cli,
+    fail,
+    make_options,
+)
+from imageupdater.errors import ImageUpdaterError
+
+
+@cli.command()
+def run(
+    config: Annotated[
+        Path, typer.Option("--config", help="Automation documents (a file or a directory).")
+    ],
+    listen: Annotated[
+        str | None,
+        typer.Option("--listen", help="HOST:PORT for /metrics, /healthz, /readyz, /webhooks."),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one cycle of every automation and exit.")
+    ] = False,
+    registry_config: RegistryConfigOpt = None,
+    insecure_registry: InsecureOpt = None,
+    state_dir: StateDirOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """The controller: run every automation on its interval (webhooks trigger them early).
+
+    The webhook secret comes from $IMAGEUPDATER_WEBHOOK_SECRET; without it webhooks are
+    refused. SIGTERM/SIGINT finish the cycles under way and exit 0.
+    """
+    options = make_options(registry_config, insecure_registry, state_dir, None, verbose)
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    try:
+        code = daemon.run(
+            config,
+            state_dir or app.default_state_dir(),
+            options,
+            listen=listen,
+            once=once,
+        )
+    except ImageUpdaterError as exc:
+        fail(exc, Format.text)
+        return
+    raise typer.Exit(code)
