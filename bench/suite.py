@@ -106,7 +106,7 @@ class LoggedRegistry:
         deadline = time.monotonic() + 10
         while True:
             try:
-                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1):  # noqa: S310
+                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1):
                     break
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
@@ -232,8 +232,12 @@ def scenario_d(registry: LoggedRegistry, work: Path) -> Row:
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "seed"], cwd=repo, check=True)
     registry.mark()
-    env_git = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-               "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}  # fmt: skip
+    env_git = {
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.com",
+    }
     os.environ.update(env_git)
     wall, cpu, rss, out = timed(imageupdater("apply", repo, registry.host, "--commit"))
     cell, _ = describe_requests(registry.requests(), 100)
