@@ -1,6 +1,6 @@
 """Profile `plan` in-process with cProfile on a generated repository (see bench/run.py).
 
-    python bench/profile_plan.py --files 2000 --images 200 --tags 100
+python bench/profile_plan.py --files 2000 --images 200 --tags 100
 """
 
 from __future__ import annotations
