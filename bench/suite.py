@@ -49,7 +49,7 @@ sys.path.insert(0, str(HERE))
 
 import run as plan_bench  # noqa: E402  (bench/run.py)
 
-from imageupdater.devtools.localregistry import registry_binary  # noqa: E402
+from imageupdater.devtools.localregistry import TMPFS, registry_binary  # noqa: E402
 from imageupdater.devtools.seed import seed_storage  # noqa: E402
 from imageupdater.policy import parse_policy  # noqa: E402
 from imageupdater.policy.base import clear_rank_memo  # noqa: E402
@@ -77,8 +77,11 @@ class LoggedRegistry:
     `seed_storage` writes directly."""
 
     def __init__(self, work: Path) -> None:
-        self.root = work / "storage"
-        self.root.mkdir(parents=True)
+        work.mkdir(parents=True)
+        # on tmpfs when there is one, like devtools.start_registry: 100,000 seeded tags are
+        # slow to write and very slow to delete on a disk that discards freed blocks
+        base = TMPFS if os.access(TMPFS, os.W_OK) else str(work)
+        self.root = Path(tempfile.mkdtemp(prefix="imageupdater-suite-registry-", dir=base))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -130,6 +133,7 @@ class LoggedRegistry:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def describe_requests(requests: list[tuple[str, str]], images: int) -> tuple[str, str]:
@@ -382,6 +386,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="(a), (c), (d), (e); no peer")
     parser.add_argument("--no-peer", action="store_true", help="do not run Renovate")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     print(
         f"{date.today()} {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; command: python bench/suite.py"
@@ -424,7 +429,7 @@ def main() -> int:
                     )
                     rows.append(warm)
         rows.append(Row("(f) daemon cycle, nothing to do", "n/a (daemon not built)"))
-    print_table(rows)
+        print_table(rows)
     return 0
 
 
