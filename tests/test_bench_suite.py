@@ -13,6 +13,7 @@ def load_suite() -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_suite"] = module  # dataclasses look their module up there
     saved = list(sys.path)  # the suite puts bench/ on the path for `import run`
     try:
         spec.loader.exec_module(module)
