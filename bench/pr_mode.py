@@ -53,7 +53,7 @@ def main() -> None:
         git(seed, "push", "-q", f"file://{remote}", "HEAD:main")
         git(root, "clone", "-q", f"file://{remote}", str(work))
         registry = FakeRegistry(tags={f"acme/w{i:04}": ["1.0.0", "1.1.0"] for i in range(n)})
-        app.registry_client = lambda options: registry.client()  # type: ignore[assignment]
+        app.registry_client = lambda options: registry.client()
         os.environ["IMAGEUPDATER_FORGE_TOKEN"] = TOKEN
         fake = FAKES[args.forge](remote, page_size=100)
         with serve(fake):

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from imageupdater.errors import PolicyError
-from imageupdater.policy.base import Ranking, rank_keyed
+from imageupdater.policy.base import Ranking, memoized_rank, rank_keyed
 from imageupdater.policy.exclusions import is_excluded
 
 # a decimal number as `strconv.ParseFloat` reads the usual ones; no nan/inf/underscores
@@ -68,6 +68,7 @@ class AlphabeticalPolicy:
         self.descending = descending
         self.expression = f"alphabetical:{self.pattern.pattern}"
 
+    @memoized_rank
     def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
         wrap = Descending if self.descending else _same
         keyed = [
@@ -92,6 +93,7 @@ class NumericalPolicy:
         self.descending = descending
         self.expression = f"numerical:{self.pattern.pattern}"
 
+    @memoized_rank
     def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
         wrap = Descending if self.descending else _same
         keyed = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imageupdater.errors import PolicyError
-from imageupdater.policy.base import NO_CANDIDATE, Ranking, rank_keyed
+from imageupdater.policy.base import NO_CANDIDATE, Ranking, memoized_rank, rank_keyed
 from imageupdater.policy.exclusions import is_excluded
 from imageupdater.policy.tags import OrderKey, ParsedTag, parse_tag
 
@@ -32,6 +32,7 @@ class RelativePolicy:
         self.expression = kind
         self.fixed = SCOPES[kind]
 
+    @memoized_rank
     def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
         reference = parse_tag(current) if current is not None else None
         # `minor` needs a minor part to keep, `patch` a patch part

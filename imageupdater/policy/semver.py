@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imageupdater.errors import PolicyError
-from imageupdater.policy.base import Ranking, rank_keyed
+from imageupdater.policy.base import Ranking, memoized_rank, rank_keyed
 from imageupdater.policy.exclusions import is_excluded
 from imageupdater.policy.ranges import Range, parse_range
 from imageupdater.policy.tags import OrderKey, parse_tag
@@ -29,6 +29,7 @@ class SemverPolicy:
         self.range: Range = parse_range(text)
         self.expression = f"semver:{text}"
 
+    @memoized_rank
     def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
         reference = parse_tag(current) if current is not None else None
         if reference is not None and not reference.is_semver:

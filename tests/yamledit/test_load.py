@@ -208,7 +208,11 @@ def test_deep_nesting_does_not_crash() -> None:
 class TestCache:
     def test_hits_return_the_same_stream_and_errors_are_raised_fresh(self) -> None:
         cache = _ParseCache(entries=4, chars=1000)
-        assert cache.parse("a: 1\n") is cache.parse("a: 1\n")
+        text = "k: &a !!str 'v'\nl: [*a, \"q\"]\nb: |\n  x\n--- >\n f\n...\n"
+        first = cache.parse(text)
+        assert cache.parse(text) == first  # unpacked from the cache
+        assert (cache.hits, cache.misses) == (1, 1)
+        assert cache.parse(text, store=False) == first
         with pytest.raises(YamlParseError) as first:
             cache.parse("a: [\n")
         with pytest.raises(YamlParseError) as second:
@@ -218,8 +222,17 @@ class TestCache:
 
     def test_bounded_by_entries_and_by_size(self) -> None:
         cache = _ParseCache(entries=2, chars=400)
-        streams = [cache.parse(f"k{i}: v\n") for i in range(3)]
-        assert cache.parse("k0: v\n") is not streams[0]  # evicted by the entry bound
-        assert cache.parse("k2: v\n") is streams[2]
+        for i in range(3):
+            cache.parse(f"k{i}: v\n")
+        cache.parse("k0: v\n")  # evicted by the entry bound: a miss
+        cache.parse("k2: v\n")  # a hit
+        assert (cache.hits, cache.misses) == (1, 4)
         big = "x: " + "y" * 150 + "\n"  # over a quarter of the budget: never kept
-        assert cache.parse(big) is not cache.parse(big)
+        assert cache.parse(big) == cache.parse(big)
+        assert (cache.hits, cache.misses) == (1, 6)
+
+    def test_store_false_does_not_fill_the_cache(self) -> None:
+        cache = _ParseCache(entries=4, chars=1000)
+        cache.parse("a: 1\n", store=False)
+        cache.parse("a: 1\n")
+        assert (cache.hits, cache.misses) == (0, 2)
