@@ -21,7 +21,7 @@ from imageupdater.errors import ImageUpdaterError
 
 #: where a pod finds its own namespace (mounted with the service-account token)
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")  # noqa: S105
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 TIMEOUT = 10.0  # seconds per request: a hung API server must not hang a cycle or an election
 
 
