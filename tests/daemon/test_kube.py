@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from imageupdater import app, daemon, kube
+from imageupdater import app, commands, daemon, kube
 from imageupdater.config import load_automations
 from imageupdater.daemon import Daemon
 from imageupdater.registry import parse_reference
@@ -220,7 +220,7 @@ def test_pull_secrets_become_registry_auth_refreshed_every_cycle_and_removed(
         seen.append((path, recorder.requests[-1].headers["Authorization"]))
         return Report()
 
-    monkeypatch.setattr(daemon.commands, "apply", apply)
+    monkeypatch.setattr(commands, "apply", apply)
     d = Daemon(automations, tmp_path / "state", cluster=cluster)
     try:
         assert d.cycle(automations[0])
