@@ -89,6 +89,10 @@ def test_the_pod_runs_unprivileged_on_a_read_only_root():
     assert "memory" in container["resources"]["limits"]
 
 
+def test_a_rollout_does_not_wait_for_a_lease_the_old_pod_holds():
+    assert one("Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+
+
 def test_the_daemon_args_are_real_run_flags():
     """Every flag the Deployment passes is one `run` has (`run --help` lists them)."""
     (container,) = one("Deployment")["spec"]["template"]["spec"]["containers"]
