@@ -169,6 +169,8 @@ class RegistrySettings:
     docker_config: str | None = None
     insecure: tuple[str, ...] = ()
     rate_limit: Mapping[str, float] = field(default_factory=dict)
+    #: dockerconfigjson Secrets (`NAME` or `NAMESPACE/NAME`) read from the cluster per cycle
+    pull_secrets: tuple[str, ...] = ()
 
 
 #: `interval` when the document sets none (SPEC §6 example)
@@ -452,6 +454,7 @@ def _registries(registries: Any) -> RegistrySettings:
         docker_config=registries.get("dockerConfig"),
         insecure=tuple(registries.get("insecure", ())),
         rate_limit={k: float(v) for k, v in registries.get("rateLimit", {}).items()},
+        pull_secrets=tuple(registries.get("pullSecrets", ())),
     )
 
 

@@ -12,7 +12,19 @@ One cycle of one automation is `commands.apply` on a private checkout:
 3. `apply` plans, commits and pushes (a rejected push is fetched, re-planned and retried
    by `delivery`), or in PR mode updates branches and PRs;
 4. the outcome goes to the state store, the metrics and the log; the images the cycle
-   looked at are remembered, so a webhook for one of them wakes this automation.
+   looked at are remembered, so a webhook for one of them wakes this automation;
+5. with a cluster connected, a successful cycle is followed by a drift check of the
+   automation's scan root (`drift.compare`) into the `imageupdater_drift` gauge; a cluster
+   error there is logged and counted as a `kubernetes` error, never a failed cycle.
+
+Kubernetes (SPEC §6): in a pod (service account) or with `--kubeconfig`/`--context` the
+daemon connects to the cluster and starts a coordinator — one leader Lease (`--shards 1`,
+the default) or N shard Leases (`--shards N`) — whose `owns` the scheduler asks before every
+run; `stop()` after the last cycle releases the Leases so a successor takes over at once.
+`--shards 0` or no cluster: standalone, every automation is ours. Automations naming
+`spec.registries.pullSecrets` read those Secrets every cycle (they rotate) into a private
+config.json for the registry client, deleted when the cycle ends. Without a cluster there
+are no Kubernetes calls at all.
 
 Credentials never enter the checkout's ``.git/config`` or a message: a token is handed to
 git through ``GIT_ASKPASS`` (a fixed script that prints an environment variable) in the git
@@ -33,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from imageupdater import app, commands
+from imageupdater import app, commands, drift, kube
 from imageupdater.config import Automation, Credentials, load_automations
 from imageupdater.errors import ConfigError, ImageUpdaterError
 from imageupdater.metrics import CONTENT_TYPE, Metrics
@@ -100,6 +112,8 @@ class Daemon:
     base: app.Options = field(default_factory=app.Options)
     metrics: Metrics = field(default_factory=Metrics)
     owns: Callable[[str], bool] = always
+    #: the connected cluster (pull secrets, drift), None without one
+    cluster: kube.Cluster | None = None
 
     def __post_init__(self) -> None:
         for automation in self.automations:
@@ -139,7 +153,35 @@ class Daemon:
         except ImageUpdaterError as exc:
             report = commands.error_report(exc)
         self._record(automation, report, seen, time.monotonic() - started)
+        if not report.errors and self.cluster is not None:
+            self._check_drift(automation, self.cluster)
         return not report.errors
+
+    def _root(self, automation: Automation) -> Path:
+        git = automation.git
+        assert git is not None
+        where = checkout_dir(self.state_dir, git.url)
+        root = (where / git.path).resolve()
+        if not root.is_relative_to(where.resolve()):
+            raise ConfigError(f"{automation.source}: spec.git.path leaves the repository")
+        return root
+
+    def _check_drift(self, automation: Automation, cluster: kube.Cluster) -> None:
+        """Drift of this automation's scan root into the gauge; never fails the cycle."""
+        name = automation.name
+        try:
+            report = drift.compare(cluster, self._root(automation))
+        except Exception as exc:  # the cycle succeeded: a drift failure is only reported
+            log.warning("automation %s: drift check failed: %s", name, exc)
+            self.metrics.errors.labels(automation=name, kind="kubernetes").inc()
+            return
+        for error in report.errors:
+            log.warning("automation %s: drift check: %s", name, error.message)
+            self.metrics.errors.labels(automation=name, kind="kubernetes").inc()
+        if report.errors:  # a partial view: keep the last complete figure
+            return
+        drift.DRIFT.record(name, report)
+        self.metrics.drift.labels(automation=name).set(len(report.drift))
 
     def _apply(
         self,
@@ -155,12 +197,33 @@ class Daemon:
         else:
             workspace = Workspace.clone(git.url, where, git.branch, env=env)
         workspace.align_with_remote(git.branch)
-        root = (where / git.path).resolve()
-        if not root.is_relative_to(where.resolve()):
-            raise ConfigError(f"{automation.source}: spec.git.path leaves the repository")
+        root = self._root(automation)
+        registries = automation.registries
+        docker_config = registries.docker_config or self.base.registry_config
+        if not registries.pull_secrets:
+            return self._apply_in(root, automation, env, docker_config, observe)
+        if self.cluster is None:
+            raise ConfigError(
+                f"{automation.source}: spec.registries.pullSecrets needs a Kubernetes cluster "
+                "(run in a pod, or give --kubeconfig/--context)"
+            )
+        secrets = kube.read_pull_secrets(self.cluster, registries.pull_secrets)
+        with kube.docker_config_file(secrets, base=docker_config) as path:
+            return self._apply_in(root, automation, env, str(path), observe)
+
+    def _apply_in(
+        self,
+        root: Path,
+        automation: Automation,
+        env: dict[str, str],
+        docker_config: str | None,
+        observe: Callable[[dict[tuple[str, int], int], frozenset[str]], None],
+    ) -> Report:
+        git = automation.git
+        assert git is not None
         registries = automation.registries
         options = app.Options(
-            registry_config=registries.docker_config or self.base.registry_config,
+            registry_config=docker_config,
             insecure_registries=(*self.base.insecure_registries, *registries.insecure),
             now=self.base.now,
             workers=self.base.workers,
@@ -281,6 +344,27 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 (the operator chose it)
 
 
+def connect(kubeconfig: str | None, context: str | None) -> kube.Cluster | None:
+    """The cluster `run` works with: `--kubeconfig`/`--context` when given, else the pod's
+    service account when there is one, else None (and no Kubernetes call is ever made)."""
+    if kubeconfig or context:
+        return kube.Cluster.connect(kubeconfig=kubeconfig, context=context)
+    if kube.in_cluster():
+        return kube.Cluster.connect()
+    return None
+
+
+def coordinator(
+    cluster: kube.Cluster | None, shards: int, timing: kube.Timing | None = None
+) -> kube.Coordinator:
+    """`--shards`: 1 one leader Lease, N > 1 N shard Leases, 0 (or no cluster) standalone."""
+    if shards < 0:
+        raise ConfigError(f"--shards must be 0 or more, not {shards}")
+    if cluster is None or shards == 0:
+        return kube.Standalone()
+    return kube.coordinator(cluster, shards=0 if shards == 1 else shards, timing=timing)
+
+
 def run(
     config: Path,
     state_dir: Path,
@@ -288,22 +372,39 @@ def run(
     *,
     listen: str | None,
     once: bool,
-    owns: Callable[[str], bool] = always,
+    owns: Callable[[str], bool] | None = None,
     ready: Callable[[int], None] | None = None,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    shards: int = 1,
+    timing: kube.Timing | None = None,
 ) -> int:
     """Run the daemon until SIGTERM/SIGINT (exit 0), or one cycle of everything (`--once`:
-    0 when every automation succeeded, 1 otherwise). `ready(port)`: called once listening."""
+    0 when every automation succeeded, 1 otherwise). `ready(port)`: called once listening.
+    `owns` (tests) replaces the coordinator chosen by the cluster and `shards`."""
     automations = load_automations(config)
     if not automations:
         raise ConfigError(f"{config}: no kind: Automation document found")
-    daemon = Daemon(automations, state_dir, options, owns=owns)
+    if shards < 0:
+        raise ConfigError(f"--shards must be 0 or more, not {shards}")
+    cluster = connect(kubeconfig, context)
+    coordination = coordinator(cluster, shards, timing) if owns is None else kube.Standalone()
     try:
-        if once:
-            results = daemon.scheduler.run_once()
-            return 0 if all(results.values()) else 1
-        return _serve(daemon, listen, ready)
+        daemon = Daemon(
+            automations, state_dir, options, owns=owns or coordination.owns, cluster=cluster
+        )
+        try:
+            coordination.start()  # first election round before the first cycle
+            if once:
+                results = daemon.scheduler.run_once()
+                return 0 if all(results.values()) else 1
+            return _serve(daemon, listen, ready)
+        finally:
+            coordination.stop()  # after the last cycle: hand the Leases over at once
+            daemon.close()
     finally:
-        daemon.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _serve(daemon: Daemon, listen: str | None, ready: Callable[[int], None] | None) -> int:

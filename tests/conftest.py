@@ -41,3 +41,10 @@ def pusher(registry: LocalRegistry) -> Iterator[Pusher]:
     """Pushes images into `registry` over HTTP; `seed_storage(registry.root, …)` for volume."""
     with httpx.Client(base_url=registry.url, timeout=30) as client:
         yield Pusher(client)
+
+
+@pytest.fixture(autouse=True)
+def _outside_any_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that run in a pod (a CI runner on Kubernetes) must not make the daemon join
+    that cluster: `run` connects when it sees a service account (`kube.in_cluster`)."""
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)

@@ -8,7 +8,10 @@ wildcards and without any way to enumerate Secrets.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +89,28 @@ def test_the_pod_runs_unprivileged_on_a_read_only_root():
     assert "memory" in container["resources"]["limits"]
 
 
+def test_a_rollout_does_not_wait_for_a_lease_the_old_pod_holds():
+    assert one("Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_the_daemon_args_are_real_run_flags():
+    """Every flag the Deployment passes is one `run` has (`run --help` lists them)."""
+    (container,) = one("Deployment")["spec"]["template"]["spec"]["containers"]
+    usage = subprocess.run(
+        [sys.executable, "-m", "imageupdater", "run", "--help"],
+        capture_output=True, text=True, check=True, env={**os.environ, "COLUMNS": "200"},
+    ).stdout  # fmt: skip
+    flags = [a for a in container["args"] if a.startswith("--")]
+    assert "--shards" in flags
+    assert [f for f in flags if f not in usage] == []
+
+
 def test_the_daemon_args_probes_and_state_volume():
     pod = one("Deployment")["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["args"] == [
         "run", "--config", "/etc/imageupdater/config.yaml", "--listen", "0.0.0.0:8080",
-        "--state-dir", "/var/lib/imageupdater",
+        "--state-dir", "/var/lib/imageupdater", "--shards", "1",
     ]  # fmt: skip
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"

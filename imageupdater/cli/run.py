@@ -34,6 +34,22 @@ def run(
     once: Annotated[
         bool, typer.Option("--once", help="Run one cycle of every automation and exit.")
     ] = False,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option("--kubeconfig", help="kubeconfig file (default: the pod's service account)."),
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option("--context", help="kubeconfig context (implies a kubeconfig).")
+    ] = None,
+    shards: Annotated[
+        int,
+        typer.Option(
+            "--shards",
+            min=0,
+            help="Lease coordination in a cluster: 1 leader election, N shard Leases, "
+            "0 standalone.",
+        ),
+    ] = 1,
     registry_config: RegistryConfigOpt = None,
     insecure_registry: InsecureOpt = None,
     state_dir: StateDirOpt = None,
@@ -43,6 +59,10 @@ def run(
 
     The webhook secret comes from $IMAGEUPDATER_WEBHOOK_SECRET; without it webhooks are
     refused. SIGTERM/SIGINT finish the cycles under way and exit 0.
+
+    In a pod (service account) or with --kubeconfig/--context the replicas coordinate
+    through Leases (--shards), pull secrets are read from the cluster and drift is
+    measured; otherwise the daemon runs standalone and never calls Kubernetes.
     """
     options = make_options(registry_config, insecure_registry, state_dir, None, verbose)
     logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -55,6 +75,9 @@ def run(
             options,
             listen=listen,
             once=once,
+            kubeconfig=str(kubeconfig) if kubeconfig else None,
+            context=context,
+            shards=shards,
         )
     except ImageUpdaterError as exc:
         fail(exc, Format.text)

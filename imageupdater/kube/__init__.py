@@ -10,7 +10,7 @@ plain dicts, `KubeError` and the small classes exported here:
 * `read_pull_secrets` + `docker_config_file` — dockerconfigjson Secrets as a config.json.
 """
 
-from imageupdater.kube.api import KINDS, Cluster, KubeError
+from imageupdater.kube.api import KINDS, Cluster, KubeError, in_cluster
 from imageupdater.kube.leases import (
     Coordinator,
     LeaderElector,
@@ -42,6 +42,7 @@ __all__ = [
     "default_identity",
     "docker_config_file",
     "docker_config_of",
+    "in_cluster",
     "merge_configs",
     "read_pull_secrets",
     "secret_ref",

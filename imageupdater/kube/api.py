@@ -21,6 +21,7 @@ from imageupdater.errors import ImageUpdaterError
 
 #: where a pod finds its own namespace (mounted with the service-account token)
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 TIMEOUT = 10.0  # seconds per request: a hung API server must not hang a cycle or an election
 
 
@@ -56,6 +57,11 @@ KINDS: dict[str, Workloads] = {
     "Job": Workloads("batch", "list_namespaced_job"),
     "Pod": Workloads("core", "list_namespaced_pod"),
 }
+
+
+def in_cluster() -> bool:
+    """True inside a pod with a service account (what `run` takes as "in a cluster")."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and SERVICE_ACCOUNT_TOKEN.exists()
 
 
 class Cluster:

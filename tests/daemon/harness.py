@@ -60,14 +60,21 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float =
 
 
 class DaemonProcess:
-    def __init__(self, config: Path, state_dir: Path, *, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        config: Path,
+        state_dir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ):
         self.lines: list[str] = []
         self.port: int | None = None
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), "IMAGEUPDATER_WEBHOOK_SECRET": SECRET}
         full_env.update(env or {})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "imageupdater", "run", "--config", str(config),
-             "--listen", "127.0.0.1:0", "--state-dir", str(state_dir)],
+             "--listen", "127.0.0.1:0", "--state-dir", str(state_dir), *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env, text=True,
         )  # fmt: skip
         self._reader = threading.Thread(target=self._read, daemon=True)
