@@ -79,9 +79,7 @@ def make_repository(root: Path, host: str, files: int, refs: int, images: int) -
     (root / "README.md").write_text("not YAML\n")
 
 
-def timed_plan(
-    repo: Path, host: str, *extra: str
-) -> tuple[float, float, int, dict[str, object]]:
+def timed_plan(repo: Path, host: str, *extra: str) -> tuple[float, float, int, dict[str, object]]:
     """Wall seconds, CPU seconds, peak RSS in MiB, and the JSON report of one `plan`."""
     command = [sys.executable, "-m", "imageupdater", "plan", str(repo), "--format", "json",
                "--insecure-registry", host, *extra]  # fmt: skip
@@ -105,7 +103,9 @@ def main() -> int:
     parser.add_argument("--tags", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
-        "--state-dir", action="store_true", help="share one --state-dir: runs after the first are warm"
+        "--state-dir",
+        action="store_true",
+        help="share one --state-dir: runs after the first are warm",
     )
     args = parser.parse_args()
 

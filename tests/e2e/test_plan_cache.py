@@ -16,6 +16,7 @@ import pytest
 
 from imageupdater.devtools import LocalRegistry
 from imageupdater.devtools.seed import seed_storage
+from imageupdater.yamledit.persist import FILE_NAME
 from tests.e2e.conftest import run_cli
 
 REPO = "cache/app"
@@ -95,3 +96,29 @@ def test_bad_cache_ttl_is_a_usage_error(
     write_repo(root, registry.host)
     argv = ["plan", str(root), "--state-dir", str(tmp_path / "s"), "--cache-ttl", "soon"]
     assert run_cli(argv, capsys) == 64  # usage error
+
+
+def test_parse_and_splice_cache_follow_the_file_contents(
+    registry: LocalRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_storage(registry.root, "cache/files", ["1.0.0", "1.1.0", "2.0.0"])
+    root, state = tmp_path / "repo", tmp_path / "state"
+    write_repo(root, registry.host)
+    for path in root.iterdir():
+        path.write_text(path.read_text().replace(REPO, "cache/files"))
+    cached = ("--state-dir", str(state))
+    first = plan(root, registry.host, capsys, *cached)
+    assert (state / FILE_NAME).is_file()
+    assert plan(root, registry.host, capsys, *cached) == first == plan(root, registry.host, capsys)
+    # a changed file is parsed and spliced again; the unchanged ones come from the cache
+    a = root / "a.yaml"
+    a.write_text(a.read_text().replace(":1.0.0", ":1.1.0").replace("semver:^1", "major"))
+    (root / "d.yaml").write_text((root / "b.yaml").read_text().replace("name: b", "name: d"))
+    changed = plan(root, registry.host, capsys, *cached)
+    assert changed == plan(root, registry.host, capsys)
+    assert changed != first
+    assert ("a.yaml", "2.0.0") in tags_of(changed)
+    assert ("d.yaml", "1.1.0") in tags_of(changed)
+    # an unreadable cache file is ignored (and replaced)
+    (state / FILE_NAME).write_bytes(b"\x00garbage")
+    assert plan(root, registry.host, capsys, *cached) == changed
