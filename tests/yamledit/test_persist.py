@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from imageupdater.errors import RewriteError, YamlParseError
-from imageupdater.yamledit import Edit, Scalar, apply_edits, clear_cache, load_documents
+from imageupdater.yamledit import Edit, Scalar, apply_edits, clear_cache, load_documents, persist
 from imageupdater.yamledit import load as load_module
-from imageupdater.yamledit import persist
 
 TEXT = "a: 1  # one\nb: &x [x, 'y', \"z\"]\nc: |\n  block\nd: *x\n"
 BROKEN = "a: [1, 2\n"
@@ -66,9 +65,7 @@ def test_unusable_files_are_ignored(tmp_path: Path, content: bytes | None) -> No
     clear_cache()
 
 
-def test_a_file_from_other_code_is_ignored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_file_from_other_code_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clear_cache()
     outcomes()
     monkeypatch.setattr(persist, "_code_version", lambda: "another version")
