@@ -79,10 +79,10 @@ def make_repository(root: Path, host: str, files: int, refs: int, images: int) -
     (root / "README.md").write_text("not YAML\n")
 
 
-def timed_plan(repo: Path, host: str) -> tuple[float, float, int, dict[str, object]]:
+def timed_plan(repo: Path, host: str, *extra: str) -> tuple[float, float, int, dict[str, object]]:
     """Wall seconds, CPU seconds, peak RSS in MiB, and the JSON report of one `plan`."""
     command = [sys.executable, "-m", "imageupdater", "plan", str(repo), "--format", "json",
-               "--insecure-registry", host]  # fmt: skip
+               "--insecure-registry", host, *extra]  # fmt: skip
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
@@ -102,6 +102,11 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--tags", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--state-dir",
+        action="store_true",
+        help="share one --state-dir: runs after the first are warm",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="imageupdater-bench-") as work:
@@ -113,7 +118,10 @@ def main() -> int:
             seeded = time.perf_counter() - started
             repo = workdir / "repo"
             make_repository(repo, registry.host, args.files, args.refs, args.images)
-            results = [timed_plan(repo, registry.host) for _ in range(args.runs)]
+            extra = ("--state-dir", str(workdir / "state")) if args.state_dir else ()
+            results = [timed_plan(repo, registry.host, *extra) for _ in range(args.runs)]
+            for n, result in enumerate(results):
+                print(f"run {n + 1}: wall {result[0]:.2f} s, CPU {result[1]:.2f} s")
 
     walls = [r[0] for r in results]
     report = results[-1][3]

@@ -1,19 +1,21 @@
 """The benchmark suite of issue 8: every scenario, one table.
 
     python bench/suite.py            # everything (about 5 minutes on 2 cores; 10 with the peer)
-    python bench/suite.py --quick    # (a), (c), (d), (e) only, no peer
+    python bench/suite.py --quick    # (a), (c), (d), (e), (f) only, no peer
     python bench/suite.py --no-peer  # skip Renovate
 
 Scenarios:
 
 (a) `plan`, 500 files / 1,000 refs / 100 images x 50 tags (child process, as a user runs it);
-(b) `plan`, 10,000 files / 20,000 refs / 1,000 images x 100 tags: cold, then a second run
-    with nothing changed (`plan` keeps no state between runs today: the daemon's tag cache
-    is built elsewhere), plus the growth curve for 1k / 2k / 5k / 10k files;
+(b) `plan`, 10,000 files / 20,000 refs / 1,000 images x 100 tags: cold; cold again filling
+    a `--state-dir`; warm (the same `--state-dir`, nothing changed, median of 3); plus the
+    growth curve for 1k / 2k / 5k / 10k files;
 (c) one image with 10,000 tags: the policy ranking alone, in-process, per policy kind;
 (d) `apply` of 1,000 changes in one commit (child process, Git repository);
 (e) 100 PRs against the fake forge (`bench/pr_mode.py`);
-(f) a daemon cycle with nothing to do: not built yet.
+(f) a daemon cycle with nothing to do: one automation over a `file://` bare repository of
+    300 files whose 600 references are all up to date; the daemon runs in-process (as
+    `run --once` would, but twice: the second cycle is the one timed, CPU of the process).
 
 Registry requests are counted from the local registry's own access log (the suite starts
 the registry with a config that turns it on), so they are what the server saw. The peer is
@@ -49,6 +51,8 @@ sys.path.insert(0, str(HERE))
 
 import run as plan_bench  # noqa: E402  (bench/run.py)
 
+from imageupdater import app, daemon  # noqa: E402
+from imageupdater.config import load_automations  # noqa: E402
 from imageupdater.devtools.localregistry import TMPFS, registry_binary  # noqa: E402
 from imageupdater.devtools.seed import seed_storage  # noqa: E402
 from imageupdater.policy import parse_policy  # noqa: E402
@@ -183,12 +187,12 @@ def seed(registry: LoggedRegistry, first: int, images: int, tags: int) -> None:
 
 
 def plan_row(
-    name: str, registry: LoggedRegistry, repo: Path, images: int, runs: int = 1
+    name: str, registry: LoggedRegistry, repo: Path, images: int, runs: int = 1, *extra: str
 ) -> tuple[Row, dict[str, object]]:
     results = []
     for _ in range(runs):
         registry.mark()
-        wall, cpu, rss, out = timed(imageupdater("plan", repo, registry.host))
+        wall, cpu, rss, out = timed(imageupdater("plan", repo, registry.host, *extra))
         results.append((wall, cpu, rss, out, registry.requests()))
     results.sort(key=lambda r: r[0])
     wall, cpu, rss, out, requests = results[len(results) // 2]
@@ -269,6 +273,60 @@ def scenario_e() -> Row:
     row = Row("(e) 100 PRs, fake GitHub", f"{first.group(1)} s" if first else "?",
               "-", f"{rss} MiB", "fake registry")  # fmt: skip
     row.notes.append(f"process total {wall:.1f} s wall / {cpu:.1f} s CPU; {text}")
+    return row
+
+
+IDLE_TAGS = ["1.0.0", "1.2.0", "1.4.0", "latest"]
+IDLE_AUTOMATION = """\
+apiVersion: imageupdater.io/v1
+kind: Automation
+metadata: {{name: idle}}
+spec:
+  git: {{url: "file://{remote}", branch: main}}
+  interval: 5m
+"""
+
+
+def scenario_f(registry: LoggedRegistry, work: Path, files: int = 300) -> Row:
+    """One warm daemon cycle over an up-to-date repository: CPU of the process (all threads)."""
+    for i in range(10):
+        seed_storage(str(registry.root), f"idle/app-{i}", IDLE_TAGS)
+    seed_dir, remote = work / "f-seed", work / "f-remote.git"
+    plan_bench.make_repository(seed_dir, registry.host, files, 2 * files, 10)
+    for path in seed_dir.rglob("*.yaml"):  # every reference at the newest tag already
+        text = path.read_text().replace("/bench/app-", "/idle/app-").replace(":1.0.0", ":1.4.0")
+        path.write_text(text)
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=seed_dir, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=seed_dir, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "seed"], cwd=seed_dir, check=True)
+    subprocess.run(["git", "push", "-q", str(remote), "main"], cwd=seed_dir, check=True)
+    config = work / "f-automation.yaml"
+    config.write_text(IDLE_AUTOMATION.format(remote=remote))
+    options = app.Options(insecure_registries=(registry.host,))
+    runner = daemon.Daemon(load_automations(config), work / "f-state", options)
+    try:
+        timings = []
+        for _ in range(4):  # a cold cycle (clone, walks), then warm ones
+            registry.mark()
+            started, cpu = time.perf_counter(), time.process_time()
+            results = runner.scheduler.run_once()
+            timings.append((time.process_time() - cpu, time.perf_counter() - started))
+            requests = registry.requests()
+        outcome = runner.state.outcome("idle")
+    finally:
+        runner.close()
+    (cold_cpu, cold_wall), warm = timings[0], sorted(timings[1:])
+    cpu, wall = warm[len(warm) // 2]
+    cell, _ = describe_requests(requests, 10)
+    row = Row(f"(f) daemon cycle, nothing to do ({files} files)", f"{wall:.2f} s",
+              f"{cpu:.3f} s", "-", cell)  # fmt: skip
+    updates = outcome.updates if outcome else "?"
+    row.notes.append(
+        f"median of 3 warm cycles (CPU of the whole process, every thread); cold first cycle "
+        f"{cold_wall:.2f} s wall / {cold_cpu:.2f} s CPU; ok {results}, {updates} updates"
+    )
     return row
 
 
@@ -383,7 +441,7 @@ def registry_in(work: Path) -> Iterator[LoggedRegistry]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="(a), (c), (d), (e); no peer")
+    parser.add_argument("--quick", action="store_true", help="(a), (c), (d), (e), (f); no peer")
     parser.add_argument("--no-peer", action="store_true", help="do not run Renovate")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -412,6 +470,7 @@ def main() -> int:
         rows.extend(scenario_c())
         rows.append(scenario_d(registry, work))
         rows.append(scenario_e())
+        rows.append(scenario_f(registry, work))
         if not args.quick:
             seed(registry, 0, 1000, 100)  # app-0..99 grow from 50 to 100 tags
             for files in (1_000, 2_000, 5_000, 10_000):
@@ -419,16 +478,23 @@ def main() -> int:
                 plan_bench.make_repository(repo, registry.host, files, 2 * files, files // 10)
                 label = "(b) cold" if files == 10_000 else "(b) growth"
                 name = f"{label}: plan {files:,} files / {2 * files:,} refs / {files // 10} images"
-                row, _ = plan_row(name, registry, repo, files // 10)
+                row, cold = plan_row(name, registry, repo, files // 10)
                 rows.append(row)
                 if files == 10_000:
-                    warm, _ = plan_row("(b) second run, nothing changed", registry, repo, 1000)
+                    state = ("--state-dir", str(work / "b-state"))
+                    fill, _ = plan_row(
+                        "(b) cold, filling --state-dir", registry, repo, 1000, 1, *state
+                    )
+                    rows.append(fill)
+                    warm, again = plan_row(
+                        "(b) warm: --state-dir, nothing changed", registry, repo, 1000, 3, *state
+                    )
+                    same = "same report as without a state dir" if again == cold else "DIFFERS"
                     warm.notes.append(
-                        "plan keeps no state between runs: this is a second cold run (only "
-                        "the OS page cache is warm); the daemon's tag cache is not merged yet"
+                        f"tag lists and manifest lookups from the state store (--cache-ttl 5m), "
+                        f"parses and splices from its yamledit cache; {same}"
                     )
                     rows.append(warm)
-        rows.append(Row("(f) daemon cycle, nothing to do", "n/a (daemon not built)"))
         print_table(rows)
     return 0
 

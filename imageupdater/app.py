@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from imageupdater.forge import Forge, ForgeHttp, connect
-from imageupdater.model import ImageMetadata, ImageRef
+from imageupdater.model import ImageMetadata, ImageRef, ManifestInfo
 from imageupdater.registry import RegistryClient
 from imageupdater.state import State
 
@@ -89,6 +89,19 @@ class CachedRegistryClient(RegistryClient):
         if self._state is not None:
             self._state.store_tags(image.canonical, tags)
         return tags
+
+    def manifest(self, image: ImageRef, reference: str) -> ManifestInfo | None:
+        if self._state is None:
+            return super().manifest(image, reference)
+        if self._ttl > 0:
+            hit, cached = self._state.cached_manifest(image.canonical, reference, self._ttl)
+            if hit:
+                return ManifestInfo(digest=cached[0], media_type=cached[1]) if cached else None
+        found = super().manifest(image, reference)
+        self._state.store_manifest(
+            image.canonical, reference, (found.digest, found.media_type) if found else None
+        )
+        return found
 
     def metadata(self, image: ImageRef, digest: str) -> ImageMetadata | None:
         if self._state is not None:

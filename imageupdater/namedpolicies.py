@@ -73,6 +73,10 @@ class PolicyBook:
 
     policies: dict[str, NamedPolicy] = field(default_factory=dict)
     invalid: dict[str, str] = field(default_factory=dict)  # key -> error message
+    #: inline expressions already parsed (policies are immutable values; a plan parses the
+    #: same few expressions for every container). Not `@references`, which name policies
+    #: the book may still be loading, and not failures.
+    _parsed: dict[str, TagPolicy] = field(default_factory=dict, repr=False, compare=False)
 
     def find(self, namespace: str, name: str) -> NamedPolicy:
         """The policy a reference names; PolicyError when it is missing or invalid."""
@@ -91,7 +95,12 @@ class PolicyBook:
 
     def parse(self, expression: str) -> TagPolicy:
         """`parse_policy` with this book's named policies."""
-        return parse_policy(expression, self.resolver())
+        found = self._parsed.get(expression)
+        if found is None:
+            found = parse_policy(expression, self.resolver())
+            if not expression.lstrip().startswith("@"):
+                self._parsed[expression] = found
+        return found
 
 
 class _Resolver(Mapping[str, TagPolicy]):

@@ -6,6 +6,9 @@ What it holds, and why deleting it cannot change a decision:
   automation's interval is reused instead of walking ``tags/list`` again. A list is at most
   one interval old, the same staleness a daemon without a cache has between two cycles, and
   a webhook for an image drops its entry so the pushed tag is seen at once.
+* **manifest lookups** (``HEAD`` of ``image:tag``: digest and media type, or "absent"),
+  reused under the same age limit as the tag lists and dropped with them by a webhook:
+  a tag that moved is seen at most one interval late, as with the tag list itself.
 * **image metadata by digest** (build time, platforms): a digest names immutable content,
   so the answer can never become wrong.
 * **PR records** and **last outcomes** per automation: shown by metrics and logs, never
@@ -36,6 +39,9 @@ SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tags (
     image TEXT PRIMARY KEY, tags TEXT NOT NULL, fetched REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS manifests (
+    image TEXT NOT NULL, reference TEXT NOT NULL, digest TEXT, media_type TEXT,
+    fetched REAL NOT NULL, PRIMARY KEY (image, reference));
 CREATE TABLE IF NOT EXISTS metadata (
     digest TEXT PRIMARY KEY, created TEXT, platforms TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pull_requests (
@@ -74,7 +80,7 @@ class State:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 # a cache from another version: drop it rather than misread it
-                for table in ("tags", "metadata", "pull_requests", "outcomes"):
+                for table in ("tags", "manifests", "metadata", "pull_requests", "outcomes"):
                     self._db.execute(f"DROP TABLE IF EXISTS {table}")
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -107,6 +113,34 @@ class State:
         """A push event for `image`: the next scan must ask the registry."""
         with self._lock:
             self._db.execute("DELETE FROM tags WHERE image = ?", (image,))
+            self._db.execute("DELETE FROM manifests WHERE image = ?", (image,))
+
+    # -- manifest lookups -----------------------------------------------------------------
+
+    def cached_manifest(
+        self, image: str, reference: str, ttl: float
+    ) -> tuple[bool, tuple[str, str] | None]:
+        """(found, (digest, media type) or None when the registry said it does not exist),
+        for a lookup of `image` (canonical name) at `reference` younger than `ttl` seconds."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT digest, media_type, fetched FROM manifests "
+                "WHERE image = ? AND reference = ?",
+                (image, reference),
+            ).fetchone()
+        if row is None or self._clock() - row[2] >= ttl:
+            return False, None
+        if row[0] is None:
+            return True, None
+        return True, (row[0], row[1])
+
+    def store_manifest(self, image: str, reference: str, found: tuple[str, str] | None) -> None:
+        digest, media_type = found if found is not None else (None, None)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO manifests VALUES (?, ?, ?, ?, ?)",
+                (image, reference, digest, media_type, self._clock()),
+            )
 
     # -- metadata by digest ---------------------------------------------------------------
 

@@ -13,7 +13,9 @@ import typer
 from imageupdater import commands
 from imageupdater.cli import render
 from imageupdater.cli.options import (
+    DEFAULT_CACHE_TTL,
     AutomationOpt,
+    CacheTtlOpt,
     ConfigOpt,
     DetailedExitOpt,
     DirArg,
@@ -21,6 +23,7 @@ from imageupdater.cli.options import (
     FormatOpt,
     InsecureOpt,
     NowOpt,
+    RefreshOpt,
     RegistryConfigOpt,
     StateDirOpt,
     VerboseOpt,
@@ -28,6 +31,7 @@ from imageupdater.cli.options import (
     fail,
     make_options,
     policy_cli,
+    registry_cache,
 )
 from imageupdater.cli.pr_options import (
     ForgeOpt,
@@ -50,6 +54,8 @@ def plan(
     registry_config: RegistryConfigOpt = None,
     insecure_registry: InsecureOpt = None,
     state_dir: StateDirOpt = None,
+    cache_ttl: CacheTtlOpt = DEFAULT_CACHE_TTL,
+    refresh: RefreshOpt = False,
     now: NowOpt = None,
     config: ConfigOpt = None,
     automation: AutomationOpt = None,
@@ -59,7 +65,8 @@ def plan(
     options = make_options(registry_config, insecure_registry, state_dir, now, verbose)
     try:
         gate = commands.gate_of(config, automation)
-        result = commands.plan(directory, options, automation=gate)
+        with registry_cache(options, cache_ttl, refresh) as cached:
+            result = commands.plan(directory, cached, automation=gate)
     except ImageUpdaterError as exc:
         fail(exc, fmt)
         return
@@ -98,6 +105,8 @@ def apply(
     registry_config: RegistryConfigOpt = None,
     insecure_registry: InsecureOpt = None,
     state_dir: StateDirOpt = None,
+    cache_ttl: CacheTtlOpt = DEFAULT_CACHE_TTL,
+    refresh: RefreshOpt = False,
     now: NowOpt = None,
     config: ConfigOpt = None,
     automation: AutomationOpt = None,
@@ -111,7 +120,8 @@ def apply(
         request = commands.ApplyRequest(
             commit=commit, push=push, branch=branch, mode=mode, pr=pr, automation=gate
         )
-        report = commands.apply(directory, options, request)
+        with registry_cache(options, cache_ttl, refresh) as cached:
+            report = commands.apply(directory, cached, request)
     except ImageUpdaterError as exc:
         fail(exc, fmt)
         return

@@ -6,8 +6,11 @@ parses flags, calls `imageupdater.commands`, renders and sets the exit code.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -17,8 +20,13 @@ import typer
 
 from imageupdater import app, commands
 from imageupdater.cli import render
+from imageupdater.config import parse_duration
 from imageupdater.errors import ConfigError, ImageUpdaterError
 from imageupdater.holds import parse_time
+from imageupdater.state import State
+
+#: how long `plan`/`apply --state-dir` reuse a tag list or manifest lookup (README "Caching")
+DEFAULT_CACHE_TTL = "5m"
 
 cli = typer.Typer(
     name="imageupdater",
@@ -48,6 +56,20 @@ InsecureOpt = Annotated[
     typer.Option("--insecure-registry", help="HOST[:PORT] that may fall back to plain HTTP."),
 ]
 StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", help="Cache directory.")]
+CacheTtlOpt = Annotated[
+    str,
+    typer.Option(
+        "--cache-ttl",
+        help="With --state-dir: reuse tag lists and manifest lookups younger than this "
+        "(e.g. 5m, 1h; 0 never reuses).",
+    ),
+]
+RefreshOpt = Annotated[
+    bool,
+    typer.Option(
+        "--refresh", help="With --state-dir: ask the registries again (and refill the cache)."
+    ),
+]
 NowOpt = Annotated[
     str | None, typer.Option("--now", help="RFC 3339 time to use as the clock (freeze windows).")
 ]
@@ -92,6 +114,24 @@ def make_options(
         state_dir=state_dir,
         now=clock,
     )
+
+
+@contextmanager
+def registry_cache(options: app.Options, cache_ttl: str, refresh: bool) -> Iterator[app.Options]:
+    """`options` with the state store of ``--state-dir`` open (none without one): tag lists
+    and manifest lookups younger than `cache_ttl` are reused, unless `refresh`."""
+    if options.state_dir is None:
+        yield options
+        return
+    try:
+        ttl = 0.0 if refresh or cache_ttl.strip() in ("0", "0s") else parse_duration(cache_ttl)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cache-ttl") from None
+    state = State(options.state_dir)
+    try:
+        yield dataclasses.replace(options, state=state, tag_ttl=ttl)
+    finally:
+        state.close()
 
 
 def fail(exc: ImageUpdaterError, fmt: Format) -> None:

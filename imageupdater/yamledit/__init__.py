@@ -15,10 +15,19 @@ from __future__ import annotations
 from .annotate import iter_documents, set_annotation
 from .codec import decode, encode
 from .comments import line_comment
-from .load import clear_cache, load_documents
+from .load import clear_cache as _clear_parses
+from .load import load_documents
 from .nodes import Edit, Node, Scalar
-from .rewrite import apply_edits
+from .persist import load_caches, save_caches
+from .rewrite import apply_edits, clear_splices
 from .screen import screen
+
+
+def clear_cache() -> None:
+    """Forget every memoised parse and splice (cold measurements, tests)."""
+    _clear_parses()
+    clear_splices()
+
 
 __all__ = [
     "Edit",
@@ -30,7 +39,9 @@ __all__ = [
     "encode",
     "iter_documents",
     "line_comment",
+    "load_caches",
     "load_documents",
+    "save_caches",
     "screen",
     "set_annotation",
 ]

@@ -116,6 +116,7 @@ class _ParseCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.stores = 0  # entries ever added: `persist` writes the file only after new ones
 
     def parse(self, text: str, *, store: bool = True) -> Stream:
         """`text`'s stream; `store=False` looks the text up but does not keep a miss."""
@@ -151,6 +152,7 @@ class _ParseCache:
             if key in self._entries:
                 return
             self._entries[key] = (size, outcome)
+            self.stores += 1
             self._chars += size
             while len(self._entries) > self._max_entries or self._chars > self._max_chars:
                 _, (evicted, _) = self._entries.popitem(last=False)
@@ -160,6 +162,44 @@ class _ParseCache:
         with self._lock:
             self._entries.clear()
             self._chars = 0
+
+    def export(self) -> list[tuple[object, ...]]:
+        """Every entry as plain values (`persist` writes them with marshal)."""
+        with self._lock:
+            entries = list(self._entries.items())
+        rows: list[tuple[object, ...]] = []
+        for key, (size, outcome) in entries:
+            if isinstance(outcome, _Failure):
+                rows.append((key, size, outcome.message, outcome.line))
+            else:
+                columns = (outcome.starts, outcome.ends, outcome.lines)
+                raw = tuple(column.tobytes() for column in columns)
+                rows.append((key, size, outcome.kinds, *raw, *outcome[4:]))
+        return rows
+
+    def import_rows(self, rows: list[tuple[object, ...]]) -> None:
+        """The inverse of `export` (raises TypeError/ValueError on rows of another shape)."""
+        for row in rows:
+            key, size = row[0], row[1]
+            if not isinstance(key, bytes) or not isinstance(size, int):
+                raise TypeError("not a parse cache row")
+            outcome: _Packed | _Failure
+            if len(row) == 4:
+                message, line = row[2], row[3]
+                if not isinstance(message, str) or not (line is None or isinstance(line, int)):
+                    raise TypeError("not a parse failure")
+                outcome = _Failure(message, line)
+            else:
+                kinds, starts, ends, lines, *rest = row[2:]
+                columns = [array("q") for _ in range(3)]
+                for column, raw in zip(columns, (starts, ends, lines), strict=True):
+                    column.frombytes(raw)  # type: ignore[arg-type]
+                outcome = _Packed(kinds, *columns, *rest)  # type: ignore[arg-type]
+                if len(outcome.kinds) != len(outcome.starts) or len(outcome.values) != len(
+                    outcome.kinds
+                ):
+                    raise ValueError("inconsistent packed stream")
+            self._store(key, size, outcome)
 
 
 _cache = _ParseCache(CACHE_ENTRIES, CACHE_CHARS)
@@ -174,6 +214,20 @@ def parse_stream(text: str, *, store: bool = True) -> Stream:
 def clear_cache() -> None:
     """Forget every memoised parse (tests and benchmarks measure cold parses with it)."""
     _cache.clear()
+
+
+def export_entries() -> list[tuple[object, ...]]:
+    """The memoised parses as plain values (see `persist`)."""
+    return _cache.export()
+
+
+def stores() -> int:
+    return _cache.stores
+
+
+def import_entries(rows: list[tuple[object, ...]]) -> None:
+    """Add parses exported by `export_entries` (by this same code: see `persist`)."""
+    _cache.import_rows(rows)
 
 
 def load_documents(text: str) -> list[Node | None]:

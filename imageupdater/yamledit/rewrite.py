@@ -15,8 +15,11 @@ Any difference raises `RewriteError` naming the line, and the caller leaves the 
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from imageupdater.errors import RewriteError, YamlParseError
 
@@ -42,10 +45,81 @@ class _Splice(NamedTuple):
         return len(self.text) - (self.end - self.start)
 
 
+#: verified results of `apply_edits` kept (an LRU: `persist` carries it between runs)
+SPLICE_ENTRIES: Final = 50_000
+SPLICE_CHARS: Final = 16_000_000
+_splices: OrderedDict[bytes, str] = OrderedDict()
+_splice_chars = 0
+_splice_stores = 0  # entries ever added: `persist` writes the file only after new ones
+_splices_lock = threading.Lock()
+
+
+def _splice_key(text: str, edits: Sequence[Edit]) -> bytes:
+    """A hash of everything `apply_edits` reads: the text and every field of every edit."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20)
+    for edit in edits:
+        s = edit.scalar
+        fields = (s.value, s.start, s.end, s.line, s.style, s.tag, s.alias, edit.new_value)
+        digest.update(b"\0" + repr(fields).encode("utf-8", "surrogatepass"))
+    return digest.digest()
+
+
+def export_splices() -> list[tuple[bytes, str]]:
+    with _splices_lock:
+        return list(_splices.items())
+
+
+def import_splices(rows: list[tuple[bytes, str]]) -> None:
+    for key, result in rows:
+        if not isinstance(key, bytes) or not isinstance(result, str):
+            raise TypeError("not a splice cache row")
+        _remember(key, result)
+
+
+def clear_splices() -> None:
+    global _splice_chars
+    with _splices_lock:
+        _splices.clear()
+        _splice_chars = 0
+
+
+def splice_stores() -> int:
+    return _splice_stores
+
+
+def _remember(key: bytes, result: str) -> None:
+    global _splice_chars, _splice_stores
+    if len(result) > SPLICE_CHARS // 4:
+        return
+    with _splices_lock:
+        if key in _splices:
+            return
+        _splices[key] = result
+        _splice_stores += 1
+        _splice_chars += len(result)
+        while len(_splices) > SPLICE_ENTRIES or _splice_chars > SPLICE_CHARS:
+            _, evicted = _splices.popitem(last=False)
+            _splice_chars -= len(evicted)
+
+
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
-    """`text` with each edited scalar's value replaced, verified by a re-parse (module doc)."""
+    """`text` with each edited scalar's value replaced, verified by a re-parse (module doc).
+    A verified result is remembered by a hash of (text, edits); refusals are not."""
     if not edits:
         return text
+    key = _splice_key(text, edits)
+    with _splices_lock:
+        known = _splices.get(key)
+        if known is not None:
+            _splices.move_to_end(key)
+    if known is not None:
+        return known
+    result = _apply(text, edits)
+    _remember(key, result)
+    return result
+
+
+def _apply(text: str, edits: Sequence[Edit]) -> str:
     stream = parse_stream(text)
     splices = _plan(text, stream, edits)
     if not splices:
