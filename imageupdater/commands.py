@@ -7,7 +7,7 @@ Every function returns data (a `Plan`, a `Report`, a list of tags) and raises on
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,16 @@ from imageupdater.drift import DriftReport
 from imageupdater.drift import compare as compare_drift
 from imageupdater.engine import Decision, Plan, make_plan, select_from_registry
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError, PolicyError
+from imageupdater.forge import PullRequest
 from imageupdater.kube import Cluster
 from imageupdater.migrate import MigrationPlan, plan_migration
 from imageupdater.model import ImageMetadata
 from imageupdater.policy import metadata_policy, parse_policy
 from imageupdater.policy.explain import explain as explain_tags
-from imageupdater.prmode import Grouping, PRSettings, deliver_pr
+from imageupdater.prmode import Grouping, PRSettings, deliver_pr, read_marker
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report, Skip
-from imageupdater.workspace import FALLBACK_IDENTITY, Workspace
+from imageupdater.workspace import BOT_BRANCH_PREFIX, FALLBACK_IDENTITY, Workspace
 
 
 def _checked_root(root: Path) -> Path:
@@ -428,10 +429,33 @@ class Status:
         return document
 
 
-def status(root: Path, options: app.Options) -> Status:
-    """One row per opted-in container: what runs, what the policy allows, and why."""
+def status(
+    root: Path,
+    options: app.Options,
+    pr: PullRequestRequest | None = None,
+    base: str | None = None,
+) -> Status:
+    """One row per opted-in container: what runs, what the policy allows, and why; with a
+    forge, a pending container whose update already waits in an open PR is `pr-open`."""
     result = plan(root, options)
-    report = result.report
+    rows = status_rows(result.report)
+    if pr is not None:
+        workspace = Workspace.find(_checked_root(root))
+        branch = base or (workspace.current_branch() if workspace else None)
+        if branch is None:
+            raise ConfigError("--forge needs the base branch: use --branch or a Git checkout")
+        forge, http = app.forge(pr.forge, pr.url, pr.repo, token_env=pr.token_env)
+        with http:
+            try:
+                rows = mark_open_pull_requests(
+                    rows, forge.list_open(base=branch, prefix=BOT_BRANCH_PREFIX)
+                )
+            except ImageUpdaterError as exc:
+                result.report.add_error(ErrorEntry(exc.kind, str(exc)))
+    return Status(rows, result.report)
+
+
+def status_rows(report: Report) -> list[StatusRow]:
     rows = [
         StatusRow(u.workload or "-", u.container or "-", u.image, u.from_tag, u.policy,
                   u.to_tag, "pending", f"{u.from_tag} -> {u.to_tag}", u.file)
@@ -449,7 +473,32 @@ def status(root: Path, options: app.Options) -> Status:
                       s.detail, s.file)
         )  # fmt: skip
     rows.sort(key=lambda r: (r.workload, r.container, r.file))
-    return Status(rows, report)
+    return rows
+
+
+def mark_open_pull_requests(
+    rows: Sequence[StatusRow], pulls: Sequence[PullRequest]
+) -> list[StatusRow]:
+    """Pending rows whose update an open PR of ours already proposes become `pr-open`.
+
+    The PR body's machine-readable marker (written by PR mode) names the workload,
+    container and target tag of every update it carries, so no local state is needed.
+    """
+    waiting: dict[tuple[str, str], tuple[str, PullRequest]] = {}
+    for pull in pulls:
+        data = read_marker(pull.body)
+        for item in (data or {}).get("updates", []):
+            if isinstance(item, list) and len(item) == 3:
+                waiting[(str(item[0]), str(item[1]))] = (str(item[2]), pull)
+    marked: list[StatusRow] = []
+    for row in rows:
+        found = waiting.get((row.workload, row.container))
+        if row.state == "pending" and found is not None:
+            to_tag, pull = found
+            detail = f"PR #{pull.number} open: {row.current} -> {to_tag} ({pull.url})"
+            row = replace(row, state="pr-open", detail=detail)
+        marked.append(row)
+    return marked
 
 
 # ------------------------------------------------------------------------------- drift

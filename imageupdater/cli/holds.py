@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.table import Table
 
@@ -192,12 +193,31 @@ def status(
     insecure_registry: InsecureOpt = None,
     state_dir: StateDirOpt = None,
     now: NowOpt = None,
+    forge: Annotated[
+        str | None,
+        typer.Option("--forge", help="github, gitlab or gitea: show updates waiting in open PRs."),
+    ] = None,
+    forge_url: Annotated[str | None, typer.Option("--forge-url", help="Forge API URL.")] = None,
+    forge_repo: Annotated[
+        str | None, typer.Option("--forge-repo", help="OWNER/NAME on the forge.")
+    ] = None,
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="Base branch of the PRs (default: current).")
+    ] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """One row per opted-in container: current, policy, newest allowed and state."""
     options = make_options(registry_config, insecure_registry, state_dir, now, verbose)
+    pr = None
+    if forge is not None:
+        if forge not in ("github", "gitlab", "gitea") or not forge_repo:
+            raise click.BadParameter(
+                "--forge takes github, gitlab or gitea, with --forge-repo OWNER/NAME",
+                param_hint="--forge",
+            )
+        pr = commands.PullRequestRequest(forge=forge, repo=forge_repo, url=forge_url)
     try:
-        result = commands.status(directory, options)
+        result = commands.status(directory, options, pr, branch)
     except ImageUpdaterError as exc:
         fail(exc, fmt)
         return
