@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.table import Table
 
@@ -32,6 +31,7 @@ from imageupdater.cli.options import (
     fail,
     make_options,
 )
+from imageupdater.cli.pr_options import ForgeOpt, ForgeRepoOpt, ForgeUrlOpt, pr_request
 from imageupdater.errors import ImageUpdaterError
 
 EX_USAGE = 64
@@ -193,29 +193,19 @@ def status(
     insecure_registry: InsecureOpt = None,
     state_dir: StateDirOpt = None,
     now: NowOpt = None,
-    forge: Annotated[
-        str | None,
-        typer.Option("--forge", help="github, gitlab or gitea: show updates waiting in open PRs."),
-    ] = None,
-    forge_url: Annotated[str | None, typer.Option("--forge-url", help="Forge API URL.")] = None,
-    forge_repo: Annotated[
-        str | None, typer.Option("--forge-repo", help="OWNER/NAME on the forge.")
-    ] = None,
+    forge: ForgeOpt = None,
+    forge_url: ForgeUrlOpt = None,
+    forge_repo: ForgeRepoOpt = None,
     branch: Annotated[
         str | None, typer.Option("--branch", help="Base branch of the PRs (default: current).")
     ] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """One row per opted-in container: current, policy, newest allowed and state."""
+    """One row per opted-in container: current, policy, newest allowed and state; with
+    --forge, pending updates that already wait in an open PR show as pr-open."""
     options = make_options(registry_config, insecure_registry, state_dir, now, verbose)
-    pr = None
-    if forge is not None:
-        if forge not in ("github", "gitlab", "gitea") or not forge_repo:
-            raise click.BadParameter(
-                "--forge takes github, gitlab or gitea, with --forge-repo OWNER/NAME",
-                param_hint="--forge",
-            )
-        pr = commands.PullRequestRequest(forge=forge, repo=forge_repo, url=forge_url)
+    mode = "pr" if forge is not None else "commit"
+    pr = pr_request(mode, forge, forge_url, forge_repo, "workload", None, None)
     try:
         result = commands.status(directory, options, pr, branch)
     except ImageUpdaterError as exc:

@@ -45,9 +45,9 @@ def pr_request(
     if mode == "commit":
         return None
     if forge not in ("github", "gitlab", "gitea"):
-        raise click.BadParameter("--mode pr needs github, gitlab or gitea", param_hint="--forge")
+        raise click.BadParameter("expected github, gitlab or gitea", param_hint="--forge")
     if not repo:
-        raise click.BadParameter("--mode pr needs OWNER/NAME", param_hint="--forge-repo")
+        raise click.BadParameter("a forge needs OWNER/NAME", param_hint="--forge-repo")
     if grouping not in GROUPINGS:
         raise click.BadParameter("expected workload, image or all", param_hint="--grouping")
     return commands.PullRequestRequest(

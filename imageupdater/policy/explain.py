@@ -134,7 +134,7 @@ def _keyed(policy: AlphabeticalPolicy | NumericalPolicy, tag: str) -> str:
     captured = _captured(policy.pattern, tag)
     if captured is None:
         return f"does not match {policy.pattern.pattern!r}"
-    if isinstance(policy, NumericalPolicy) and policy._number(tag) is None:
+    if isinstance(policy, NumericalPolicy) and policy._key(tag) is None:
         return f"{captured!r} is not a number"
     return NOT_NEWER
 

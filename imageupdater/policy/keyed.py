@@ -55,18 +55,22 @@ def _captured(pattern: re.Pattern[str], tag: str) -> str | None:
     return match.group(1) if pattern.groups else tag
 
 
-class AlphabeticalPolicy:
-    """The greatest captured string (code-point order, as Go's byte order for ASCII).
+class _KeyedPolicy:
+    """Order the tags a regex accepts by a key taken from each; subclasses say which key.
 
-    `descending` (named policies' `order: desc`) picks the smallest instead.
+    `descending` (named policies' `order: desc`) picks the smallest key instead.
     """
 
     __slots__ = ("descending", "expression", "pattern")
+    kind = ""
 
     def __init__(self, argument: str, *, descending: bool = False) -> None:
-        self.pattern = _compile("alphabetical", argument)
+        self.pattern = _compile(self.kind, argument)
         self.descending = descending
-        self.expression = f"alphabetical:{self.pattern.pattern}"
+        self.expression = f"{self.kind}:{self.pattern.pattern}"
+
+    def _key(self, tag: str) -> Any:
+        raise NotImplementedError
 
     @memoized_rank
     def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
@@ -74,37 +78,29 @@ class AlphabeticalPolicy:
         keyed = [
             (wrap(value), tag)
             for tag in set(tags)
-            if not is_excluded(tag) and (value := _captured(self.pattern, tag)) is not None
+            if not is_excluded(tag) and (value := self._key(tag)) is not None
         ]
-        reference = _captured(self.pattern, current) if current is not None else None
+        reference = self._key(current) if current is not None else None
         return rank_keyed(keyed, wrap(reference) if reference is not None else None, current)
 
 
-class NumericalPolicy:
-    """The greatest captured number (integers, decimals, exponents; exact comparison).
+class AlphabeticalPolicy(_KeyedPolicy):
+    """The greatest captured string (code-point order, as Go's byte order for ASCII)."""
 
-    `descending` (named policies' `order: desc`) picks the smallest instead.
-    """
+    __slots__ = ()
+    kind = "alphabetical"
 
-    __slots__ = ("descending", "expression", "pattern")
+    def _key(self, tag: str) -> str | None:
+        return _captured(self.pattern, tag)
 
-    def __init__(self, argument: str, *, descending: bool = False) -> None:
-        self.pattern = _compile("numerical", argument)
-        self.descending = descending
-        self.expression = f"numerical:{self.pattern.pattern}"
 
-    @memoized_rank
-    def rank(self, tags: Sequence[str], current: str | None) -> Ranking:
-        wrap = Descending if self.descending else _same
-        keyed = [
-            (wrap(value), tag)
-            for tag in set(tags)
-            if not is_excluded(tag) and (value := self._number(tag)) is not None
-        ]
-        reference = self._number(current) if current is not None else None
-        return rank_keyed(keyed, wrap(reference) if reference is not None else None, current)
+class NumericalPolicy(_KeyedPolicy):
+    """The greatest captured number (integers, decimals, exponents; exact comparison)."""
 
-    def _number(self, tag: str) -> Decimal | None:
+    __slots__ = ()
+    kind = "numerical"
+
+    def _key(self, tag: str) -> Decimal | None:
         text = _captured(self.pattern, tag)
         if text is None or _NUMBER.fullmatch(text) is None:
             return None
