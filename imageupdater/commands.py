@@ -131,6 +131,12 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
             _gate(result, request.automation, now)
             return result
 
+        gate = request.automation.gate(options.clock()) if request.automation else None
+        if gate is not None:
+            # Suspended or outside every change window: nothing is committed, and no PR is
+            # opened, updated or closed (a held-back plan must not read as "not needed").
+            return fresh_plan().report
+
         latest: list[Plan] = []
 
         def only(plan: Plan, mode: str) -> Plan:

@@ -164,3 +164,38 @@ def test_mode_pr_reports_line_markers_it_does_not_deliver(
         skipped = [s for s in document["skipped"] if s["file"] == "values.yaml"]
         assert [s["reason"] for s in skipped] == ["unsupported-value"]
         assert "commit mode only" in skipped[0]["detail"]
+
+
+def test_a_closed_change_window_opens_updates_and_closes_no_pr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {"apps/web.yaml": deployment("web", "1.0.0")}
+    config = tmp_path / "automation.yaml"
+    config.write_text(
+        "apiVersion: imageupdater.io/v1\nkind: Automation\nmetadata: {name: prod}\n"
+        "spec:\n  schedule: {windows: ['Mon-Fri 09:00-16:00'], timezone: UTC}\n"
+    )
+    for env in make_env(tmp_path, monkeypatch, "github", files):
+        client = env.registry.client
+        monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
+        monkeypatch.setenv("IMAGEUPDATER_FORGE_TOKEN", TOKEN)
+        argv = [
+            "apply", str(env.work), "--mode", "pr", "--forge", "github", "--forge-url",
+            env.fake.url, "--forge-repo", REPO, "--config", str(config), "--format", "json",
+        ]  # fmt: skip
+        # open the PR inside the window (Monday 10:00) ...
+        assert run_cli([*argv, "--now", "2026-11-23T10:00:00Z"], capsys) == 0
+        capsys.readouterr()
+        assert len(env.fake.open_prs()) == 1
+        requests = len(env.fake.seen)
+        # ... then a newer tag on Saturday: the PR is neither updated nor closed
+        env.registry.tags["acme/web"].append("1.2.0")
+        assert run_cli([*argv, "--now", "2026-11-28T10:00:00Z"], capsys) == 0
+        document = json.loads(capsys.readouterr().out)
+        assert document["pull_requests"] == []
+        assert document["updates"] == []
+        assert [s["reason"] for s in document["skipped"]] == ["frozen"]
+        assert len(env.fake.seen) == requests
+        assert [pr.title for pr in env.fake.open_prs()] == [
+            "Update Deployment/shop/web web to 1.1.0"
+        ]
