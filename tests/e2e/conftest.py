@@ -23,6 +23,24 @@ TAGS = {
 PUSHED = {"e2e/web": ["1.3.1"]}
 
 
+def deployment(name: str, image: str, policy: str) -> str:
+    """A Deployment with one container and one policy annotation."""
+    return f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  annotations:
+    imageupdater.io/policy: "{policy}"
+spec:
+  template:
+    spec:
+      containers:
+        - name: {name}
+          image: {image}
+"""
+
+
 def manifests(reg: str) -> dict[str, str]:
     """The repository: keys are paths, values the exact file text."""
     return {

@@ -17,7 +17,7 @@ import pytest
 
 from imageupdater.devtools import LocalRegistry
 from imageupdater.devtools.seed import seed_storage
-from tests.e2e.conftest import run_cli
+from tests.e2e.conftest import deployment, run_cli
 from tests.gitenv import clone_pair, git, make_hermetic
 
 WEB = "cli/web"
@@ -44,23 +44,6 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     code = run_cli(argv, capsys)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def deployment(name: str, image: str, policy: str) -> str:
-    return f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  annotations:
-    imageupdater.io/policy: "{policy}"
-spec:
-  template:
-    spec:
-      containers:
-        - name: {name}
-          image: {image}
-"""
 
 
 # -- tags -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 from imageupdater.devtools import LocalRegistry
 from imageupdater.devtools.seed import seed_storage
 from imageupdater.yamledit.persist import FILE_NAME
-from tests.e2e.conftest import run_cli
+from tests.e2e.conftest import deployment, run_cli
 
 REPO = "cache/app"
 
@@ -25,20 +25,7 @@ REPO = "cache/app"
 def write_repo(root: Path, host: str) -> None:
     root.mkdir()
     for policy, name in (("semver:^1", "a"), ("minor", "b"), ("digest", "c")):
-        (root / f"{name}.yaml").write_text(f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  annotations:
-    imageupdater.io/policy: "{policy}"
-spec:
-  template:
-    spec:
-      containers:
-        - name: {name}
-          image: {host}/{REPO}:1.0.0
-""")
+        (root / f"{name}.yaml").write_text(deployment(name, f"{host}/{REPO}:1.0.0", policy))
 
 
 def plan(root: Path, host: str, capsys: pytest.CaptureFixture[str], *extra: str) -> Any:
