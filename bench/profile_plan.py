@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 
 import run as plan_bench  # noqa: E402
 
-from imageupdater import app, commands  # noqa: E402
+from imageupdater import app, commands, discovery  # noqa: E402
 from imageupdater.devtools import start_registry  # noqa: E402
 from imageupdater.devtools.seed import seed_storage  # noqa: E402
 
@@ -49,6 +49,7 @@ def main() -> None:
             with registry_cache(options, "5m", False) as cached:
                 commands.plan(repo, cached)
             clear_cache()  # as in a new process: only what the state directory holds
+            discovery.forget()
         with registry_cache(options, "5m", False) if args.warm else nullcontext(options) as options:
             run(repo, options, args.top)
 

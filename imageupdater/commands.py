@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from imageupdater import app, holdedit, yamledit
+from imageupdater import app, discovery, holdedit, yamledit
 from imageupdater.config import Automation, choose, load_automations
 from imageupdater.delivery import CommitSettings, deliver
 from imageupdater.discovery import load_named_policies
@@ -49,13 +49,15 @@ def plan(
     root = _checked_root(root)
     history = _history(root)
     now = options.clock()
-    if options.state_dir is not None:  # parses and splices of earlier runs (yamledit.persist)
+    if options.state_dir is not None:  # what earlier runs found, parsed and spliced
+        discovery.load_memo(options.state_dir)
         yamledit.load_caches(options.state_dir)
     with app.registry_client(options) as client:
         result = make_plan(
             root, client, now, workers=options.workers, progress=progress, history=history
         )
     if options.state_dir is not None:
+        discovery.save_memo(options.state_dir)
         yamledit.save_caches(options.state_dir)
     _gate(result, automation, now)
     return result

@@ -40,44 +40,59 @@ def _inside(root: Path, path: Path) -> bool:
     return True
 
 
-def _chart_templates(dirpath: Path, dirnames: list[str], filenames: list[str]) -> set[str]:
-    """A Helm chart's `templates/` holds Go templates, never plain YAML."""
-    if "Chart.yaml" in filenames and "templates" in dirnames:
-        return {"templates"}
-    return set()
-
-
 def walk_yaml_files(root: Path) -> Iterator[Candidate]:
+    """Every YAML file under `root`, directories and files in sorted order, each
+    directory's files before its subdirectories (`os.scandir`: one system call per
+    directory, and the file type and size come with the listing)."""
     root = root.resolve()
-    template_roots: list[Path] = []
-    for dirpath_str, dirnames, filenames in os.walk(root, followlinks=False):
-        dirpath = Path(dirpath_str)
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
-        for linked in [d for d in dirnames if (dirpath / d).is_symlink()]:
-            dirnames.remove(linked)
-            if not _inside(root, dirpath / linked):
-                rel = (dirpath / linked).relative_to(root).as_posix()
-                yield Candidate(
-                    dirpath / linked, rel, "ignored-file", "symlink leaves the scan root"
-                )
-        template_roots.extend(dirpath / t for t in _chart_templates(dirpath, dirnames, filenames))
-        in_templates = any(dirpath == t or t in dirpath.parents for t in template_roots)
-        for name in sorted(filenames):
-            if not is_yaml_name(name):
-                continue
-            path = dirpath / name
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink() and not _inside(root, path):
-                yield Candidate(path, rel, "ignored-file", "symlink leaves the scan root")
-                continue
-            try:
-                size = path.stat().st_size
-            except OSError as exc:
-                yield Candidate(path, rel, "ignored-file", f"cannot read: {exc.strerror}")
-                continue
-            if size > MAX_FILE_BYTES:
-                yield Candidate(path, rel, "ignored-file", f"larger than {MAX_FILE_BYTES} bytes")
-            elif in_templates:
-                yield Candidate(path, rel, "unparseable-file", "Helm chart template")
-            else:
-                yield Candidate(path, rel)
+    yield from _walk(root, str(root), "", in_templates=False)
+
+
+def _walk(root: Path, directory: str, prefix: str, *, in_templates: bool) -> Iterator[Candidate]:
+    try:
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        return  # as os.walk: a directory that vanished or cannot be listed is passed over
+    subdirs: list[os.DirEntry[str]] = []
+    files: list[os.DirEntry[str]] = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            if entry.name not in SKIPPED_DIRS:
+                subdirs.append(entry)
+        else:
+            files.append(entry)
+    followed: list[os.DirEntry[str]] = []
+    for entry in subdirs:
+        if not entry.is_symlink():
+            followed.append(entry)
+        elif not _inside(root, Path(entry.path)):
+            yield Candidate(Path(entry.path), prefix + entry.name, "ignored-file",
+                            "symlink leaves the scan root")  # fmt: skip
+    # a Helm chart's `templates/` holds Go templates, never plain YAML
+    chart = any(entry.name == "Chart.yaml" for entry in files)
+    for entry in files:
+        if is_yaml_name(entry.name):
+            yield _candidate(root, entry, prefix + entry.name, in_templates=in_templates)
+    for entry in followed:
+        below = in_templates or (chart and entry.name == "templates")
+        yield from _walk(root, entry.path, f"{prefix}{entry.name}/", in_templates=below)
+
+
+def _candidate(root: Path, entry: os.DirEntry[str], rel: str, *, in_templates: bool) -> Candidate:
+    path = Path(entry.path)
+    if entry.is_symlink() and not _inside(root, path):
+        return Candidate(path, rel, "ignored-file", "symlink leaves the scan root")
+    try:
+        size = entry.stat().st_size
+    except OSError as exc:
+        return Candidate(path, rel, "ignored-file", f"cannot read: {exc.strerror}")
+    if size > MAX_FILE_BYTES:
+        return Candidate(path, rel, "ignored-file", f"larger than {MAX_FILE_BYTES} bytes")
+    if in_templates:
+        return Candidate(path, rel, "unparseable-file", "Helm chart template")
+    return Candidate(path, rel)

@@ -250,15 +250,24 @@ class _Document:
     spec: Any
 
 
+def holds_policy_documents(documents: Iterable[Node | None]) -> bool:
+    """Whether any document might be an ImagePolicy or ImageRepository (`load_policies`
+    looks at no other): discovery re-reads such files on every run."""
+    return any(
+        isinstance(document, dict) and _is_policy_kind(document.get("kind"))
+        for document in documents
+    )
+
+
+def _is_policy_kind(node: Node | None) -> bool:
+    return isinstance(node, Scalar) and node.value in ("ImagePolicy", "ImageRepository")
+
+
 def _documents(documents: Iterable[tuple[str, Node]]) -> Iterable[_Document]:
     for file, document in documents:
         if not isinstance(document, dict):
             continue
-        kind_node = document.get("kind")  # cheap test first: most documents are workloads
-        if not isinstance(kind_node, Scalar) or kind_node.value not in (
-            "ImagePolicy",
-            "ImageRepository",
-        ):
+        if not _is_policy_kind(document.get("kind")):  # cheap: most documents are workloads
             continue
         body = plain(document)
         api, kind = body.get("apiVersion"), body.get("kind")

@@ -60,7 +60,7 @@ def parse_policy(expression: str, named: Mapping[str, TagPolicy] | None = None) 
         namespace, slash, name = key.partition("/")
         if not (slash and namespace and name) or "/" in name:
             raise PolicyError(f"a policy reference is '@<namespace>/<name>' (got {text!r})")
-        found = (named or {}).get(key)
+        found = (named if named is not None else {}).get(key)
         if found is None:
             raise PolicyError(f"no named policy {key!r} (kind: ImagePolicy) in the repository")
         return found

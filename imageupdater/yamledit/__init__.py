@@ -18,7 +18,7 @@ from .comments import line_comment
 from .load import clear_cache as _clear_parses
 from .load import load_documents
 from .nodes import Edit, Node, Scalar
-from .persist import load_caches, save_caches
+from .persist import code_version, load_caches, save_caches
 from .rewrite import apply_edits, clear_splices
 from .screen import screen
 
@@ -35,6 +35,7 @@ __all__ = [
     "Scalar",
     "apply_edits",
     "clear_cache",
+    "code_version",
     "decode",
     "encode",
     "iter_documents",

@@ -25,6 +25,8 @@ import sys
 import threading
 from array import array
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import suppress
 from itertools import repeat
 from typing import Final, NamedTuple
 
@@ -117,17 +119,19 @@ class _ParseCache:
         self.hits = 0
         self.misses = 0
         self.stores = 0  # entries ever added: `persist` writes the file only after new ones
+        #: rows from disk not imported yet (`defer_import`): read at the first miss only
+        self._deferred: Callable[[], object] | None = None
+        self._deferred_lock = threading.Lock()
 
     def parse(self, text: str, *, store: bool = True) -> Stream:
         """`text`'s stream; `store=False` looks the text up but does not keep a miss."""
         key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-            else:
-                self.misses += 1
+        entry = self._lookup(key)
+        if entry is None and self._deferred is not None:
+            self.import_deferred()
+            entry = self._lookup(key)
+        if entry is None:
+            self.misses += 1
         outcome: Stream | _Packed | _Failure
         if entry is not None:
             outcome = entry[1]
@@ -145,26 +149,57 @@ class _ParseCache:
             return _unpack(outcome)
         return outcome
 
-    def _store(self, key: bytes, size: int, outcome: _Packed | _Failure) -> None:
+    def _lookup(self, key: bytes) -> tuple[int, _Packed | _Failure] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return entry
+
+    def defer_import(self, loader: Callable[[], object]) -> None:
+        """Import `loader()`'s rows (as `import_rows`) only when a parse misses: a warm run
+        whose discovery is remembered never parses, so it need not read them at all."""
+        with self._deferred_lock:
+            self._deferred = loader
+
+    def import_deferred(self) -> None:
+        """Import the deferred rows now; rows that are not what `export` wrote are dropped
+        from the first bad one on (the entries before it are whole and valid)."""
+        with self._deferred_lock:
+            loader, self._deferred = self._deferred, None
+            if loader is None:
+                return
+            rows = loader()
+            if isinstance(rows, list):
+                with suppress(TypeError, ValueError, IndexError):
+                    self.import_rows(rows, count=False)
+
+    def _store(
+        self, key: bytes, size: int, outcome: _Packed | _Failure, count: bool = True
+    ) -> None:
         if size > self._max_chars // 4:
             return  # one huge file would push out everything else
         with self._lock:
             if key in self._entries:
                 return
             self._entries[key] = (size, outcome)
-            self.stores += 1
+            self.stores += count
             self._chars += size
             while len(self._entries) > self._max_entries or self._chars > self._max_chars:
                 _, (evicted, _) = self._entries.popitem(last=False)
                 self._chars -= evicted
 
     def clear(self) -> None:
+        with self._deferred_lock:
+            self._deferred = None
         with self._lock:
             self._entries.clear()
             self._chars = 0
 
     def export(self) -> list[tuple[object, ...]]:
         """Every entry as plain values (`persist` writes them with marshal)."""
+        self.import_deferred()
         with self._lock:
             entries = list(self._entries.items())
         rows: list[tuple[object, ...]] = []
@@ -177,8 +212,9 @@ class _ParseCache:
                 rows.append((key, size, outcome.kinds, *raw, *outcome[4:]))
         return rows
 
-    def import_rows(self, rows: list[tuple[object, ...]]) -> None:
-        """The inverse of `export` (raises TypeError/ValueError on rows of another shape)."""
+    def import_rows(self, rows: list[tuple[object, ...]], *, count: bool = True) -> None:
+        """The inverse of `export` (raises TypeError/ValueError on rows of another shape);
+        `count=False`: what comes back from disk is not new (`stores` stays)."""
         for row in rows:
             key, size = row[0], row[1]
             if not isinstance(key, bytes) or not isinstance(size, int):
@@ -199,7 +235,7 @@ class _ParseCache:
                     outcome.kinds
                 ):
                     raise ValueError("inconsistent packed stream")
-            self._store(key, size, outcome)
+            self._store(key, size, outcome, count)
 
 
 _cache = _ParseCache(CACHE_ENTRIES, CACHE_CHARS)
@@ -228,6 +264,11 @@ def stores() -> int:
 def import_entries(rows: list[tuple[object, ...]]) -> None:
     """Add parses exported by `export_entries` (by this same code: see `persist`)."""
     _cache.import_rows(rows)
+
+
+def defer_import(loader: Callable[[], object]) -> None:
+    """Have the first parse that misses import `loader()`'s rows first (see `persist`)."""
+    _cache.defer_import(loader)
 
 
 def load_documents(text: str) -> list[Node | None]:

@@ -8,88 +8,67 @@ parses nor re-verifies them.
 
 Why this cannot change a decision: entries are keyed by a hash of the exact input (the
 text; for a splice the text and every field of every edit), and the results are what the
-same code computed from that input. The file also names the code that wrote it (a hash of
-this package's sources and ruamel.yaml's version): any other writer's file is ignored,
-as is a file that does not read back (truncated, another format). It is written with
-`marshal` (plain bytes, strings, ints and tuples: loading it runs no code) to a temporary
-name and renamed into place, so a reader never sees half of it.
+same code computed from that input. The file names the code that wrote it
+(`code_version`: the package's sources and ruamel.yaml's version) and is read and written
+through `cachefile`, which ignores another writer's file or a damaged one.
 """
 
 from __future__ import annotations
 
-import hashlib
-import marshal
-import os
-import sys
-import tempfile
-from functools import cache
 from pathlib import Path
 from typing import Final
 
+from imageupdater import cachefile
+
 from . import load, rewrite
 
-FILE_NAME: Final = "yamledit-cache.marshal"
-_FORMAT: Final = 1
+PARSES_FILE: Final = "yamledit-parses.marshal"
+SPLICES_FILE: Final = "yamledit-splices.marshal"
 
 
-@cache
-def _code_version() -> str:
+def code_version() -> str:
+    """What every cache derived from parses is stamped with (the parser is part of it)."""
     from ruamel.yaml import __version__ as ruamel_version
 
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{_FORMAT} {ruamel_version} {sys.byteorder}".encode())
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(source.name.encode())
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
+    return cachefile.code_version(f"ruamel.yaml {ruamel_version}")
 
 
-def _stores() -> tuple[int, int]:
-    return load.stores(), rewrite.splice_stores()
+def _code_version() -> str:
+    return code_version()
 
 
-#: the caches' store counts when the file was last read or written
-_saved: list[tuple[int, int]] = []
+#: each cache's store count when its file was last read or written
+_saved: dict[str, int] = {}
 
 
 def load_caches(directory: Path) -> bool:
-    """Fill the in-memory caches from `directory`'s file; False when there is none usable."""
-    _saved[:] = [_stores()]
-    try:
-        # marshal builds plain values only (module docstring); the file is the user's own
-        data = marshal.loads((directory / FILE_NAME).read_bytes())  # noqa: S302
-    except (OSError, EOFError, ValueError, TypeError):
+    """Fill the splice cache from `directory` now, and have the parse cache read its file
+    at its first miss (a warm run whose discovery is remembered parses nothing, and the
+    parses are the larger file). False when the splice file is missing or unusable."""
+    version = _code_version()
+    _saved[PARSES_FILE] = load.stores()
+    load.defer_import(lambda: cachefile.read(directory / PARSES_FILE, version))
+    _saved[SPLICES_FILE] = rewrite.splice_stores()
+    splices = cachefile.read(directory / SPLICES_FILE, version)
+    if not isinstance(splices, list):
         return False
-    if not (isinstance(data, tuple) and len(data) == 3 and data[0] == _code_version()):
-        return False
-    _, streams, splices = data
     try:
-        load.import_entries(streams)
         rewrite.import_splices(splices)
     except (TypeError, ValueError, IndexError):
-        load.clear_cache()
         rewrite.clear_splices()
         return False
-    _saved[:] = [_stores()]
+    _saved[SPLICES_FILE] = rewrite.splice_stores()
     return True
 
 
 def save_caches(directory: Path) -> None:
-    """Write the in-memory caches to `directory` (best effort: a cache that cannot be
-    written only makes the next run slower). Nothing new since `load_caches`: no write."""
-    if _saved and _saved[0] == _stores():
-        return
-    data = (_code_version(), load.export_entries(), rewrite.export_splices())
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=directory, prefix=".yamledit-cache-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                marshal.dump(data, out)
-            os.replace(name, directory / FILE_NAME)
-            _saved[:] = [_stores()]
-        except BaseException:
-            os.unlink(name)
-            raise
-    except OSError:
-        return
+    """Write each in-memory cache that gained entries since `load_caches` to `directory`
+    (best effort: a cache that cannot be written only makes the next run slower)."""
+    version = _code_version()
+    stores = {PARSES_FILE: load.stores(), SPLICES_FILE: rewrite.splice_stores()}
+    exports = {PARSES_FILE: load.export_entries, SPLICES_FILE: rewrite.export_splices}
+    for name, count in stores.items():
+        if _saved.get(name) == count:
+            continue
+        if cachefile.write(directory / name, version, exports[name]()):
+            _saved[name] = count

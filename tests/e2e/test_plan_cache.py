@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from imageupdater import discovery, yamledit
 from imageupdater.devtools import LocalRegistry
 from imageupdater.devtools.seed import seed_storage
-from imageupdater.yamledit.persist import FILE_NAME
+from imageupdater.discovery.memo import FILE_NAME as MEMO_FILE
+from imageupdater.yamledit.persist import PARSES_FILE, SPLICES_FILE
 from tests.e2e.conftest import deployment, run_cli
 
 REPO = "cache/app"
@@ -95,7 +97,8 @@ def test_parse_and_splice_cache_follow_the_file_contents(
         path.write_text(path.read_text().replace(REPO, "cache/files"))
     cached = ("--state-dir", str(state))
     first = plan(root, registry.host, capsys, *cached)
-    assert (state / FILE_NAME).is_file()
+    for name in (MEMO_FILE, PARSES_FILE, SPLICES_FILE):
+        assert (state / name).is_file()
     assert plan(root, registry.host, capsys, *cached) == first == plan(root, registry.host, capsys)
     # a changed file is parsed and spliced again; the unchanged ones come from the cache
     a = root / "a.yaml"
@@ -106,6 +109,9 @@ def test_parse_and_splice_cache_follow_the_file_contents(
     assert changed != first
     assert ("a.yaml", "2.0.0") in tags_of(changed)
     assert ("d.yaml", "1.1.0") in tags_of(changed)
-    # an unreadable cache file is ignored (and replaced)
-    (state / FILE_NAME).write_bytes(b"\x00garbage")
+    # unreadable cache files are ignored (and replaced)
+    for name in (MEMO_FILE, PARSES_FILE, SPLICES_FILE):
+        (state / name).write_bytes(b"\x00garbage")
+    discovery.forget()  # as in a new process: only the files could answer
+    yamledit.clear_cache()
     assert plan(root, registry.host, capsys, *cached) == changed

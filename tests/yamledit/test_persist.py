@@ -48,10 +48,11 @@ def test_nothing_new_means_no_write(tmp_path: Path) -> None:
     persist.save_caches(tmp_path)
     clear_cache()
     assert persist.load_caches(tmp_path)
-    (tmp_path / persist.FILE_NAME).unlink()
-    outcomes()  # all hits
+    outcomes()  # all hits (the first reads the parse file)
+    for name in (persist.PARSES_FILE, persist.SPLICES_FILE):
+        (tmp_path / name).unlink()
     persist.save_caches(tmp_path)
-    assert not (tmp_path / persist.FILE_NAME).exists()
+    assert not list(tmp_path.iterdir())
     clear_cache()
 
 
@@ -59,7 +60,8 @@ def test_nothing_new_means_no_write(tmp_path: Path) -> None:
 def test_unusable_files_are_ignored(tmp_path: Path, content: bytes | None) -> None:
     clear_cache()
     if content is not None:
-        (tmp_path / persist.FILE_NAME).write_bytes(content)
+        for name in (persist.PARSES_FILE, persist.SPLICES_FILE):
+            (tmp_path / name).write_bytes(content)
     assert not persist.load_caches(tmp_path)
     assert outcomes()[0] == load_documents(TEXT)
     clear_cache()
@@ -73,6 +75,21 @@ def test_a_file_from_other_code_is_ignored(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.undo()
     clear_cache()
     assert not persist.load_caches(tmp_path)
+    clear_cache()
+
+
+def test_the_parse_file_is_read_only_when_a_parse_misses(tmp_path: Path) -> None:
+    """A warm run whose discovery is remembered never parses: it need not read parses."""
+    clear_cache()
+    outcomes()
+    persist.save_caches(tmp_path)
+    clear_cache()
+    assert persist.load_caches(tmp_path)
+    hits, entries = load_module._cache.hits, len(load_module._cache._entries)
+    assert entries == 0
+    load_documents(TEXT)  # the first miss reads the file, then hits
+    assert load_module._cache.hits == hits + 1
+    assert len(load_module._cache._entries) > 0
     clear_cache()
 
 

@@ -1,9 +1,9 @@
-"""Discover: files -> opted-in containers, with every skip reported (pipeline stage 1).
+"""One file -> opted-in containers and markers, with every skip reported.
 
-Each file is read once as bytes, screened cheaply, parsed once, and turned into
-`Target`s: one per opted-in container whose image value can be edited. Anything that
-cannot be handled becomes a `skipped` row (and, for bad annotations, an `errors` entry)
-so that one bad file or workload never stops the rest.
+A screened file is parsed once and turned into `Target`s: one per opted-in container
+whose image value can be edited. Anything that cannot be handled becomes a `skipped` row
+(and, for bad annotations, an `errors` entry) so that one bad file or workload never
+stops the rest.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from pathlib import Path
 
 from imageupdater.compat import locked, policy_source
 from imageupdater.errors import ConfigError, PolicyError, YamlParseError
-from imageupdater.files import walk_yaml_files
 from imageupdater.holds import Freeze, freeze_of, parse_time
 from imageupdater.markers import Marker, find_markers
 from imageupdater.model import ImageRef
-from imageupdater.namedpolicies import PolicyBook, load_policies
+from imageupdater.namedpolicies import PolicyBook
 from imageupdater.policy import TagPolicy
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason
 from imageupdater.workloads import (
     DECLINED_CLEARED,
+    FROZEN_UNTIL,
     PIN_REASON,
     UPDATE_MODE,
     Container,
@@ -77,14 +77,6 @@ class SourceFile:
     text: str
     targets: list[Target] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Discovered:
-    """Everything a scan found: files with targets or markers, and the named policies."""
-
-    sources: list[SourceFile]
-    book: PolicyBook
 
 
 def _container_skip(
@@ -186,7 +178,7 @@ def _targets_of(
 
 
 @dataclass(slots=True)
-class _Parsed:
+class Parsed:
     path: Path
     relpath: str
     data: bytes
@@ -194,15 +186,18 @@ class _Parsed:
     documents: list[Node | None]
 
 
-def _parse(path: Path, relpath: str, report: Report) -> _Parsed | None:
-    """Read, screen and parse one file; None when it holds nothing for us."""
+def read_screened(path: Path, relpath: str, report: Report) -> bytes | None:
+    """The file's bytes when it may hold something for us; None otherwise."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         report.skipped.append(Skip(relpath, "ignored-file", f"cannot read: {exc.strerror}"))
         return None
-    if not screen(data):
-        return None
+    return data if screen(data) else None
+
+
+def parse_file(path: Path, relpath: str, data: bytes, report: Report) -> Parsed | None:
+    """Decode and parse screened bytes; None (and an `unparseable-file` row) when broken."""
     try:
         text = decode(data)
         documents = load_documents(text)
@@ -210,7 +205,12 @@ def _parse(path: Path, relpath: str, report: Report) -> _Parsed | None:
         where = f"line {exc.line}: " if exc.line else ""
         report.skipped.append(Skip(relpath, "unparseable-file", f"{where}{exc}"))
         return None
-    return _Parsed(path, relpath, data, text, list(documents))
+    return Parsed(path, relpath, data, text, list(documents))
+
+
+def _parse(path: Path, relpath: str, report: Report) -> Parsed | None:
+    data = read_screened(path, relpath, report)
+    return None if data is None else parse_file(path, relpath, data, report)
 
 
 def _freeze(workload: Workload, now: datetime) -> Freeze | None:
@@ -218,10 +218,16 @@ def _freeze(workload: Workload, now: datetime) -> Freeze | None:
     return freeze_of(workload, now) or (Freeze(lock) if lock else None)
 
 
-def _source(parsed: _Parsed, report: Report, now: datetime, book: PolicyBook) -> SourceFile:
+def build_source(
+    parsed: Parsed, report: Report, now: datetime, book: PolicyBook
+) -> tuple[SourceFile, bool]:
+    """The file's targets and markers, and whether they depend on `now` (a workload with
+    `frozen-until`: the answer changes when it thaws, so it must not be remembered)."""
     source = SourceFile(parsed.path, parsed.relpath, parsed.data, parsed.text)
+    clock = False
     for document in parsed.documents:
         workload = find_workload(document)
+        clock = clock or (workload is not None and FROZEN_UNTIL in workload.annotations)
         markers, problems = find_markers(parsed.relpath, parsed.text, [document])
         for line, message in problems:
             report.add_error(ErrorEntry("config", message, file=parsed.relpath, line=line))
@@ -246,7 +252,7 @@ def _source(parsed: _Parsed, report: Report, now: datetime, book: PolicyBook) ->
                 report.skipped.append(replace(skip, line=marker.scalar.line))
                 continue
             source.markers.append(marker)
-    return source
+    return source, clock
 
 
 def read_source(
@@ -256,49 +262,4 @@ def read_source(
     parsed = _parse(path, relpath, report)
     if parsed is None:
         return None
-    return _source(parsed, report, now, book if book is not None else PolicyBook())
-
-
-def discover(root: Path, report: Report, now: datetime) -> list[SourceFile]:
-    return discover_repository(root, report, now).sources
-
-
-def discover_repository(root: Path, report: Report, now: datetime) -> Discovered:
-    """Two passes over the screened files: named policies first (a workload may refer to
-    a policy in any file), then targets and markers."""
-    parsed: list[_Parsed] = []
-    for candidate in walk_yaml_files(root):
-        if candidate.skip_reason is not None:
-            if candidate.skip_reason != "unparseable-file" or _screens(candidate.path):
-                report.skipped.append(
-                    Skip(candidate.relpath, candidate.skip_reason, candidate.detail)
-                )
-            continue
-        found = _parse(candidate.path, candidate.relpath, report)
-        if found is not None:
-            parsed.append(found)
-    book = load_policies(
-        ((item.relpath, document) for item in parsed for document in item.documents if document),
-        report,
-    )
-    sources = [_source(item, report, now, book) for item in parsed]
-    return Discovered([s for s in sources if s.targets or s.markers], book)
-
-
-def load_named_policies(root: Path, report: Report) -> PolicyBook:
-    """Only the named policies of a checkout (for `policy select @ns/name --dir`)."""
-    documents: list[tuple[str, Node]] = []
-    for candidate in walk_yaml_files(root):
-        if candidate.skip_reason is None:
-            found = _parse(candidate.path, candidate.relpath, Report())
-            if found is not None:
-                documents.extend((found.relpath, d) for d in found.documents if d is not None)
-    return load_policies(documents, report)
-
-
-def _screens(path: Path) -> bool:
-    """Templates are reported only when they mention us; the rest stay silent."""
-    try:
-        return screen(path.read_bytes())
-    except OSError:
-        return False
+    return build_source(parsed, report, now, book if book is not None else PolicyBook())[0]
