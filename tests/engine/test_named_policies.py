@@ -165,3 +165,14 @@ def test_native_policy_shadows_flux_one() -> None:
     assert report.errors == []
     named = book.find("flux-system", "web")
     assert (named.flux, named.image) == (False, "ghcr.io/acme/other")
+
+
+def test_a_reference_to_the_only_policy_says_it_is_invalid() -> None:
+    """With no valid policy at all, a reference still names the invalid one's reason."""
+    book, report = load(
+        "apiVersion: imageupdater.io/v1\nkind: ImagePolicy\n"
+        "metadata: {name: web, namespace: shop}\nspec: {policy: {semver: {}}}\n"
+    )
+    assert report.errors
+    with pytest.raises(PolicyError, match="'shop/web' is invalid"):
+        book.parse("@shop/web")
