@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from imageupdater import app, daemon
+from imageupdater import app
 from imageupdater.cli.options import (
     Format,
     InsecureOpt,
@@ -64,6 +64,9 @@ def run(
     through Leases (--shards), pull secrets are read from the cluster and drift is
     measured; otherwise the daemon runs standalone and never calls Kubernetes.
     """
+    # the daemon brings the scheduler, the web server and the metrics: only `run` needs them
+    from imageupdater import daemon
+
     options = make_options(registry_config, insecure_registry, state_dir, None, verbose)
     logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -79,15 +79,30 @@ class RegistryClient:
             "headers": {"User-Agent": f"imageupdater/{__version__}"},
             "event_hooks": {"response": [self._count]},
         }
+        self._options = options
+        self._clients: dict[bool, httpx.Client] = {}  # verify TLS? -> client (made on demand)
+        self._clients_lock = threading.Lock()
         if transport is not None:
-            self._verified = self._unverified = httpx.Client(transport=transport, **options)
-        else:
-            self._verified = httpx.Client(verify=ssl_context(), **options)
-            self._unverified = httpx.Client(verify=unverified_ssl_context(), **options)
+            self._clients[True] = self._clients[False] = httpx.Client(
+                transport=transport, **options
+            )
         self._auth = Authenticator(
             CredentialStore(docker_config), self._send_absolute, self._insecure.allows_plain_http
         )
         self._metadata = MetadataCache(self._get_body, MANIFEST_ACCEPT)
+
+    def _client(self, *, verify: bool) -> httpx.Client:
+        """The HTTP client that verifies TLS, or the one for hosts allowed to skip it.
+
+        Made at first use: the verifying one loads the system's and certifi's CA bundles
+        (about 60 ms), which a run against only loopback or insecure registries never needs.
+        """
+        with self._clients_lock:
+            client = self._clients.get(verify)
+            if client is None:
+                context = ssl_context() if verify else unverified_ssl_context()
+                client = self._clients[verify] = httpx.Client(verify=context, **self._options)
+            return client
 
     # -- public API ---------------------------------------------------------------------
 
@@ -148,8 +163,10 @@ class RegistryClient:
             return dict(self.requests)
 
     def close(self) -> None:
-        self._verified.close()
-        self._unverified.close()
+        with self._clients_lock:
+            clients, self._clients = self._clients, {}
+        for client in {id(c): c for c in clients.values()}.values():
+            client.close()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -193,7 +210,7 @@ class RegistryClient:
     ) -> httpx.Response:
         scheme = self._schemes.get(host)
         may_fall_back = self._insecure.allows_plain_http(host)
-        client = self._unverified if may_fall_back else self._verified
+        client = self._client(verify=not may_fall_back)
         if scheme is not None or not may_fall_back:
             url = f"{scheme or 'https'}://{host}{path}"
             return client.request(method, url, headers=headers, auth=auth)
@@ -214,7 +231,7 @@ class RegistryClient:
     def _send_absolute(self, request: httpx.Request) -> httpx.Response:
         """Send a request whose URL is complete (token realms): no scheme fallback, no auth."""
         host = request.url.netloc.decode("ascii")
-        client = self._unverified if self._insecure.allows_plain_http(host) else self._verified
+        client = self._client(verify=not self._insecure.allows_plain_http(host))
         return client.send(request)
 
     def _count(self, response: httpx.Response) -> None:

@@ -62,6 +62,8 @@ class CredentialStore:
 
     def lookup(self, registry: str) -> Credentials | None:
         """Credentials for `registry` (`docker.io`, `ghcr.io`, `127.0.0.1:5000`), or None."""
+        if self._config is None:
+            return None  # no config at all: nothing to resolve, docker.auth never imported
         with self._lock:
             if registry not in self._cache:
                 self._cache[registry] = self._resolve(registry)
@@ -71,6 +73,7 @@ class CredentialStore:
         from docker import auth, errors
 
         config = self._config
+        assert config is not None
         store = config.get_credential_store(registry)
         if store and shutil.which(f"docker-credential-{store}") is None:
             # A config.json copied from a laptop often names `desktop` or `osxkeychain`:
@@ -119,11 +122,13 @@ def _loads(text: str, source: str) -> dict[str, Any]:
 
 
 def _parse(data: dict[str, Any], source: str) -> Any:
-    """A `docker.auth.AuthConfig`; errors name the file, never an entry's content."""
+    """A `docker.auth.AuthConfig` (None for an empty config: no entry, no helper, so no
+    credentials; the docker package takes ~40 ms to import); errors name the file, never
+    an entry's content."""
+    if not data:  # docker.auth would go looking for ~/.docker/config.json on its own
+        return None
     from docker import auth, errors
 
-    if not data:  # docker.auth would go looking for ~/.docker/config.json on its own
-        return auth.AuthConfig({})
     try:
         return auth.load_config(config_dict=dict(data))
     except (errors.DockerException, ValueError, TypeError) as exc:
