@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from imageupdater.declines import Decline, Key, find_declines
-from imageupdater.discovery import SourceFile, Target, discover_repository
+from imageupdater.discovery import Discovered, SourceFile, Target, discover_repository
 from imageupdater.errors import (
     ConfigError,
     GitError,
@@ -28,7 +29,7 @@ from imageupdater.markers import LatestRef, Marker, setter_value
 from imageupdater.model import ImageMetadata, ImageRef, ManifestInfo
 from imageupdater.namedpolicies import NamedPolicy, PolicyBook
 from imageupdater.policy import Ranking, TagPolicy, compare_tags, metadata_policy
-from imageupdater.registry import RegistryClient, parse_reference, scan_tags
+from imageupdater.registry import RegistryClient, TagScan, parse_reference, scan_tags
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason, Update
 from imageupdater.workspace import Workspace
 from imageupdater.yamledit import Edit, apply_edits, encode
@@ -207,8 +208,11 @@ class Selector:
         workers: int,
         now: datetime | None = None,
         declines: Mapping[Key, Decline] | None = None,
+        scan: TagScan | None = None,
     ) -> None:
+        """`scan`: tag walks already under way (`make_plan` starts them during discovery)."""
         self._now = now or datetime.now(UTC)
+        self._tag_scan = scan
         self._client = client
         self._report = report
         self._workers = workers
@@ -242,7 +246,7 @@ class Selector:
             assert target.policy is not None
             if target.policy_text == "never":
                 self._report.skipped.append(target.skip("never", "policy is never"))
-            elif getattr(target.policy, "tracks_digest", False):
+            elif tracks_digest(target.policy):
                 self._digest_targets.append(target)
             elif target.ref.tag is None:
                 detail = "the value has no tag; only digest policies apply"
@@ -282,7 +286,9 @@ class Selector:
         """Tags per repository, walked once per cycle however many targets and markers use it."""
         wanted = {ref.canonical: ref for ref in refs}
         missing = [ref for key, ref in wanted.items() if key not in self._tags]
-        if missing:
+        if missing and self._tag_scan is not None:
+            self._tags.update(self._tag_scan.results(missing))
+        elif missing:
             self._tags.update(scan_tags(self._client, missing, workers=self._workers))
         return {key: self._tags[key] for key in wanted}
 
@@ -646,7 +652,39 @@ def make_plan(
     """Discover, scan, select and render. With `history` (the Git work tree holding `root`)
     versions a human rolled back are declined (see `declines`)."""
     report = Report()
-    discovered = discover_repository(root, report, now)
+    with TagScan(client, workers=workers) as scan:
+        discovered = discover_repository(root, report, now, found=partial(_prefetch, scan))
+        return _plan(discovered, root, client, now, workers, progress, history, report, scan)
+
+
+def _prefetch(scan: TagScan, target: Target) -> None:
+    """Start the tag walk a target will need (the same test `Selector._rank` applies)."""
+    if (
+        target.pin is None
+        and target.policy is not None
+        and target.policy_text != "never"
+        and not tracks_digest(target.policy)
+        and target.ref.tag is not None
+    ):
+        scan.want(target.ref)
+
+
+def tracks_digest(policy: TagPolicy) -> bool:
+    """Digest policies follow one tag's digest: they need no tag list."""
+    return bool(getattr(policy, "tracks_digest", False))
+
+
+def _plan(
+    discovered: Discovered,
+    root: Path,
+    client: RegistryClient,
+    now: datetime,
+    workers: int,
+    progress: Callable[[str], None] | None,
+    history: Workspace | None,
+    report: Report,
+    scan: TagScan,
+) -> Plan:
     sources = discovered.sources
     if progress:
         progress(f"{sum(len(s.targets) for s in sources)} containers in {len(sources)} files")
@@ -658,7 +696,7 @@ def make_plan(
             declines = find_declines(history, root, [_key(t) for t in targets], cleared)
         except GitError as exc:
             report.add_error(ErrorEntry("git", f"cannot read rollbacks from history: {exc}"))
-    selector = Selector(client, report, workers, now, declines)
+    selector = Selector(client, report, workers, now, declines, scan)
     decisions = selector.select(targets)
     markers = [marker for source in sources for marker in source.markers]
     marker_edits = selector.select_markers(markers, discovered.book) if markers else []

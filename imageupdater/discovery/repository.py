@@ -8,6 +8,7 @@ the remembered outcome of every other file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from imageupdater.report import Report, Skip
 from imageupdater.yamledit import Node, screen
 
 from .memo import MEMO, DiscoveryMemo, Entry, Stale, book_fingerprint, file_key, record, replay
-from .targets import Parsed, SourceFile, build_source, parse_file, read_screened
+from .targets import Parsed, SourceFile, Target, build_source, parse_file, read_screened
 
 
 @dataclass(slots=True)
@@ -60,8 +61,14 @@ def discover(root: Path, report: Report, now: datetime) -> list[SourceFile]:
 
 
 def discover_repository(
-    root: Path, report: Report, now: datetime, memo: DiscoveryMemo = MEMO
+    root: Path,
+    report: Report,
+    now: datetime,
+    memo: DiscoveryMemo = MEMO,
+    found: Callable[[Target], None] | None = None,
 ) -> Discovered:
+    """`found` sees each target as soon as its file is done (the engine starts the
+    registry walks then, while the remaining files are still being read)."""
     pending: list[_Pending] = []
     for candidate in walk_yaml_files(root):
         if candidate.skip_reason is not None:
@@ -89,6 +96,9 @@ def discover_repository(
         source = _discover(item, book, fingerprint, report, now, memo)
         if source is not None:
             sources.append(source)
+            if found is not None:
+                for target in source.targets:
+                    found(target)
     return Discovered(sources, book)
 
 

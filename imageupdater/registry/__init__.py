@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from .client import RegistryClient
 from .reference import parse_reference
-from .scan import scan_tags
+from .scan import TagScan, scan_tags
 
-__all__ = ["RegistryClient", "parse_reference", "scan_tags"]
+__all__ = ["RegistryClient", "TagScan", "parse_reference", "scan_tags"]

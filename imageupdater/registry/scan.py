@@ -4,13 +4,18 @@ Many workloads usually share few repositories, so refs are grouped by
 `ImageRef.canonical` before any request. A failure is returned as the value for that
 repository, never raised and never turned into an empty list: the engine must report an
 outage as an error for the images it serves, not as "no new tag".
+
+`TagScan` starts a walk the moment a repository is first named, so the walks run while
+discovery is still parsing the rest of the files: the registry answers on its own time
+(and, here, its own CPU) instead of after ours.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
 
 from imageupdater.errors import ImageUpdaterError, RegistryError
 from imageupdater.model import ImageRef
@@ -24,16 +29,49 @@ def scan_tags(
     client: RegistryClient, images: Iterable[ImageRef], *, workers: int = 16
 ) -> dict[str, list[str] | ImageUpdaterError]:
     """`canonical -> tags or error`, in the order the repositories were first seen."""
-    distinct: dict[str, ImageRef] = {}
-    for image in images:
-        distinct.setdefault(image.canonical, image)
-    if not distinct:
-        return {}
-    with ThreadPoolExecutor(
-        max_workers=max(1, min(workers, len(distinct))), thread_name_prefix="registry-scan"
-    ) as pool:
-        futures = {key: pool.submit(_list, client, image) for key, image in distinct.items()}
-        return {key: future.result() for key, future in futures.items()}
+    with TagScan(client, workers=workers) as scan:
+        return scan.results(images)
+
+
+class TagScan:
+    """Tag-list walks started as repositories are named (`want`), gathered by `results`.
+
+    Each distinct repository is walked once per scan, however often it is named. Closing
+    the scan cancels the walks nobody asked the results of and waits for the running ones.
+    """
+
+    def __init__(self, client: RegistryClient, *, workers: int = 16) -> None:
+        self._client = client
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
+                                        thread_name_prefix="registry-scan")  # fmt: skip
+        self._walks: dict[str, Future[list[str] | ImageUpdaterError]] = {}
+
+    def want(self, image: ImageRef) -> None:
+        """Start walking `image`'s repository unless it already is (call from one thread)."""
+        if image.canonical not in self._walks:
+            self._walks[image.canonical] = self._pool.submit(_list, self._client, image)
+
+    def results(self, images: Iterable[ImageRef]) -> dict[str, list[str] | ImageUpdaterError]:
+        """`canonical -> tags or error` for `images`, in the order first seen here."""
+        wanted: dict[str, None] = {}
+        for image in images:
+            self.want(image)
+            wanted[image.canonical] = None
+        return {key: self._walks[key].result() for key in wanted}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> TagScan:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def _list(client: RegistryClient, image: ImageRef) -> list[str] | ImageUpdaterError:
