@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from imageupdater.forge import Forge, ForgeHttp, connect
 from imageupdater.model import ImageMetadata, ImageRef, ManifestInfo
 from imageupdater.registry import RegistryClient
 from imageupdater.state import State
+
+if TYPE_CHECKING:  # the forges are imported by PR mode only (start-up time of `plan`)
+    from imageupdater.forge import Forge, ForgeHttp
 
 #: the environment variable the forge token is read from (never a flag: flags leak into `ps`)
 FORGE_TOKEN_ENV = "IMAGEUPDATER_FORGE_TOKEN"  # noqa: S105 (a name, not a secret)
@@ -131,4 +134,6 @@ def forge(
 ) -> tuple[Forge, ForgeHttp]:
     """The forge adapter for PR mode, authenticated with ``$IMAGEUPDATER_FORGE_TOKEN`` (or
     the variable an automation's ``update.pr.tokenEnv`` names)."""
+    from imageupdater.forge import connect
+
     return connect(kind, url, repo, os.environ.get(token_env or FORGE_TOKEN_ENV) or None)

@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from imageupdater.errors import ConfigError, YamlParseError
+from imageupdater.model import GROUPINGS
 from imageupdater.yamledit import Node, Scalar, decode, load_documents
 
 API_VERSION = "imageupdater.io/v1"
@@ -418,9 +419,6 @@ def _git(loader: _Loader, git: Any, node: Node | None, line: int) -> GitSettings
     )
 
 
-_GROUPINGS = ("workload", "image", "all")
-
-
 def _update(loader: _Loader, update: Any, node: Node | None, line: int) -> UpdateSettings:
     mode = update.get("mode", "commit")
     if mode not in ("commit", "pr"):
@@ -432,9 +430,9 @@ def _update(loader: _Loader, update: Any, node: Node | None, line: int) -> Updat
         if not (pr.get("forge") and pr.get("repo")):
             raise loader.error(_at(node, "pr"), "spec.update.pr needs forge and repo", line)
         grouping = pr.get("grouping", "workload")
-        if grouping not in _GROUPINGS:
+        if grouping not in GROUPINGS:
             where = _at(node, "pr", "grouping")
-            raise loader.error(where, f"spec.update.pr.grouping must be one of {_GROUPINGS}", line)
+            raise loader.error(where, f"spec.update.pr.grouping must be one of {GROUPINGS}", line)
         settings = PRConfig(
             forge=pr["forge"],
             repo=pr["repo"],

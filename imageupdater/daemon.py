@@ -49,7 +49,7 @@ from imageupdater import app, commands, drift, kube
 from imageupdater.config import Automation, Credentials, load_automations
 from imageupdater.errors import ConfigError, ImageUpdaterError
 from imageupdater.metrics import CONTENT_TYPE, Metrics
-from imageupdater.prmode import Grouping
+from imageupdater.model import Grouping
 from imageupdater.report import Report
 from imageupdater.scheduler import Job, Scheduler, always
 from imageupdater.server import Hooks, Server, canonical

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +59,8 @@ class ImageMetadata:
     digest: str
     created: datetime | None
     platforms: tuple[str, ...]
+
+
+#: how PR mode groups updates into pull requests (SPEC: one per workload, image or all)
+Grouping = Literal["workload", "image", "all"]
+GROUPINGS: tuple[Grouping, ...] = ("workload", "image", "all")

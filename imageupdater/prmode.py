@@ -32,11 +32,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from imageupdater.engine import Decision, FileChange, Plan
 from imageupdater.errors import GitError, ImageUpdaterError
 from imageupdater.forge import Forge, PullRequest
+from imageupdater.model import Grouping
 from imageupdater.report import ErrorEntry, Report, Skip, Update
 from imageupdater.templates import (
     DEFAULT_PR_BODY_TEMPLATE,
@@ -50,9 +51,6 @@ from imageupdater.workspace import (
     BranchUpdate,
     Workspace,
 )
-
-Grouping = Literal["workload", "image", "all"]
-GROUPINGS: tuple[Grouping, ...] = ("workload", "image", "all")
 
 MARKER = re.compile(r"<!-- imageupdater: (\{.*?\}) -->", re.DOTALL)
 

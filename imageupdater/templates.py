@@ -8,9 +8,7 @@ the template, so the history stays machine-readable whatever the template says.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from typing import Any
 
 from imageupdater.errors import ConfigError
 from imageupdater.report import Update
@@ -30,7 +28,24 @@ Update {{ updates|length }} images
 
 TRAILER = "Image-Update"
 
-_environment = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+
+def _render(source: str, rows: list[dict[str, Any]], what: str) -> str:
+    """`source` rendered in jinja2's sandbox (imported here, at the first message: reading
+    history for declined versions needs only `TRAILER`); errors name `what`."""
+    from jinja2 import StrictUndefined, TemplateError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    environment = _environment.get("sandbox")
+    if environment is None:
+        environment = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+        _environment["sandbox"] = environment
+    try:
+        return environment.from_string(source).render(updates=rows)
+    except TemplateError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
+
+
+_environment: dict[str, Any] = {}
 
 
 def trailer_lines(updates: Sequence[Update]) -> list[str]:
@@ -43,10 +58,7 @@ def trailer_lines(updates: Sequence[Update]) -> list[str]:
 
 def commit_message(updates: Sequence[Update], template: str | None = None) -> str:
     source = template if template is not None else DEFAULT_COMMIT_TEMPLATE
-    try:
-        body = _environment.from_string(source).render(updates=[u.to_json() for u in updates])
-    except TemplateError as exc:
-        raise ConfigError(f"commit template: {exc}") from None
+    body = _render(source, [u.to_json() for u in updates], "commit template")
     return body.rstrip() + "\n\n" + "\n".join(trailer_lines(updates)) + "\n"
 
 
@@ -100,7 +112,4 @@ def registry_link(image: str) -> str | None:
 def pr_text(updates: Sequence[Update], template: str | None, default: str, what: str) -> str:
     """Render a PR title or body; links to registry pages are offered as ``u.link``."""
     rows = [{**u.to_json(), "link": registry_link(u.image)} for u in updates]
-    try:
-        return _environment.from_string(template or default).render(updates=rows).strip()
-    except TemplateError as exc:
-        raise ConfigError(f"pull request {what} template: {exc}") from None
+    return _render(template or default, rows, f"pull request {what} template").strip()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,9 +12,11 @@ from rich.text import Text
 from imageupdater import commands
 from imageupdater.cli import render
 from imageupdater.cli.options import DirArg, Format, FormatOpt, cli
-from imageupdater.drift import DriftReport
 from imageupdater.errors import ImageUpdaterError
 from imageupdater.report import ErrorEntry
+
+if TYPE_CHECKING:
+    from imageupdater.drift import DriftReport
 
 
 @cli.command()
@@ -46,6 +48,8 @@ def drift(
             directory, kubeconfig=kubeconfig, context=context, namespace=namespace
         )
     except ImageUpdaterError as exc:
+        from imageupdater.drift import DriftReport
+
         report = DriftReport(context=context)
         report.errors.append(ErrorEntry(exc.kind, str(exc)))
     if fmt is Format.json:

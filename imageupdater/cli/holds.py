@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from imageupdater import commands, holdedit
+from imageupdater import commands
 from imageupdater.cli import render
 from imageupdater.cli.options import (
     DirArg,
@@ -33,6 +33,9 @@ from imageupdater.cli.options import (
 )
 from imageupdater.cli.pr_options import ForgeOpt, ForgeRepoOpt, ForgeUrlOpt, pr_request
 from imageupdater.errors import ImageUpdaterError
+
+if TYPE_CHECKING:  # imported by the verbs (start-up time of the other commands)
+    from imageupdater import holdedit
 
 EX_USAGE = 64
 
@@ -54,6 +57,8 @@ def _clock(now: str | None) -> datetime:
 
 
 def _run(fmt: Format, action: Callable[[], holdedit.HoldResult]) -> None:
+    from imageupdater import holdedit
+
     try:
         result = action()
     except holdedit.UsageError as exc:
@@ -80,6 +85,8 @@ def _run(fmt: Format, action: Callable[[], holdedit.HoldResult]) -> None:
 
 
 def _delivery(commit: bool | None, push: bool, branch: str | None) -> holdedit.Delivery:
+    from imageupdater import holdedit
+
     return holdedit.Delivery(commit=commit, push=push, branch=branch)
 
 

@@ -8,7 +8,7 @@ import click
 import typer
 
 from imageupdater import commands
-from imageupdater.prmode import GROUPINGS
+from imageupdater.model import GROUPINGS
 
 ForgeOpt = Annotated[str | None, typer.Option("--forge", help="github, gitlab or gitea (PR mode).")]
 ForgeUrlOpt = Annotated[
