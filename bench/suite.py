@@ -445,6 +445,7 @@ def main() -> int:
     parser.add_argument("--no-peer", action="store_true", help="do not run Renovate")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    plan_bench.compile_package()  # child processes load it like an installed copy
     print(
         f"{date.today()} {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; command: python bench/suite.py"

@@ -5,9 +5,9 @@ went into rebuilding node trees only to find the same targets again. A file's ou
 its targets, markers, skip rows and config errors — is a function of
 
 * its path and bytes: the key hashes both;
-* the repository's named policies (`@ns/name` expressions): an entry records the
-  fingerprint of the policy files it was computed under, and another fingerprint is a
-  miss;
+* the repository's named policies, only for a file that refers to one (`@ns/name`):
+  its entry records the fingerprint of the policy files it was computed under, and
+  another fingerprint is a miss; every other entry is `INDEPENDENT` of them;
 * the clock, only through `frozen-until`: such files are never remembered;
 * the code: the file on disk is stamped with the package's source hash (`cachefile`).
 
@@ -42,7 +42,10 @@ FILE_NAME: Final = "discovery-cache.marshal"
 #: files remembered in memory (a daemon watching several repositories shares one memo)
 MAX_ENTRIES: Final = 50_000
 
-#: (holds policy documents, book fingerprint, targets, markers, skips, errors)
+#: the "fingerprint" of an outcome no named policy can change (no `@ns/name` in the file)
+INDEPENDENT: Final = b""
+
+#: (holds policy documents, book fingerprint or INDEPENDENT, targets, markers, skips, errors)
 Entry = tuple[bool, bytes, tuple[object, ...], tuple[object, ...], tuple[object, ...],
               tuple[object, ...]]  # fmt: skip
 
