@@ -589,7 +589,8 @@ def render(
         ]
         edits.extend(Edit(m.marker.scalar, m.value) for m in marked)
         try:
-            after_text = apply_edits(source.text, edits)
+            # every scalar was discovered in this very text (parsed, or remembered by it)
+            after_text = apply_edits(source.text, edits, loaded_from_text=True)
         except RewriteError as exc:
             report.add_error(ErrorEntry("rewrite", str(exc), file=source.relpath))
             for d in chosen:

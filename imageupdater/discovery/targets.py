@@ -200,7 +200,7 @@ def parse_file(path: Path, relpath: str, data: bytes, report: Report) -> Parsed 
     """Decode and parse screened bytes; None (and an `unparseable-file` row) when broken."""
     try:
         text = decode(data)
-        documents = load_documents(text)
+        documents = load_documents(text, remember=False)  # the memo keeps the outcome
     except YamlParseError as exc:
         where = f"line {exc.line}: " if exc.line else ""
         report.skipped.append(Skip(relpath, "unparseable-file", f"{where}{exc}"))

@@ -271,7 +271,8 @@ def defer_import(loader: Callable[[], object]) -> None:
     _cache.defer_import(loader)
 
 
-def load_documents(text: str) -> list[Node | None]:
+def load_documents(text: str, *, remember: bool = True) -> list[Node | None]:
     """Every document of the stream, `None` for an empty one; unreadable YAML raises
-    `YamlParseError(message, line)`."""
-    return compose_documents(text, parse_stream(text).events)
+    `YamlParseError(message, line)`. `remember=False`: look the text up in the parse cache
+    but do not add it (discovery, whose outcomes are remembered whole instead)."""
+    return compose_documents(text, parse_stream(text, store=remember).events)

@@ -34,7 +34,7 @@ from typing import Final, NamedTuple
 from imageupdater.errors import RewriteError, YamlParseError
 
 from .compose import value_start
-from .events import Event, Kind, Stream
+from .events import Event, Kind, Stream, plain_reads_as_string
 from .load import parse_stream
 from .nodes import Edit
 from .quoting import block_line_is_safe, double_quoted, plain_is_safe, single_quoted
@@ -112,11 +112,20 @@ def _remember(key: bytes, result: str) -> None:
             _splice_chars -= len(evicted)
 
 
-def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+def apply_edits(text: str, edits: Sequence[Edit], *, loaded_from_text: bool = False) -> str:
     """`text` with each edited scalar's value replaced, verified by a re-parse (module doc).
-    A verified result is remembered by a hash of (text, edits); refusals are not."""
+    A verified result is remembered by a hash of (text, edits); refusals are not.
+
+    `loaded_from_text`: the caller vouches that every edit's scalar was loaded from this
+    very `text` (so its span is known to be a whole scalar token). Edits that swap inert
+    values then need neither the original stream nor a re-parse (`_direct`).
+    """
     if not edits:
         return text
+    if loaded_from_text:
+        direct = _direct(text, edits)
+        if direct is not None:
+            return direct
     key = _splice_key(text, edits)
     with _splices_lock:
         known = _splices.get(key)
@@ -151,6 +160,43 @@ def _apply(text: str, edits: Sequence[Edit]) -> str:
 _INERT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/@+=~-]|:(?=[A-Za-z0-9._/@+=~-]))*")
 _QUOTES: Final = {"": "", "'": "'", '"': '"'}
 _MAX_INERT = 1000  # below YAML's 1024-character limit on implicit keys
+
+
+def _direct(text: str, edits: Sequence[Edit]) -> str | None:
+    """The result without any parse when every edit swaps an inert value for another in
+    the same style (`_provably_local`'s conditions, read off the scalars themselves);
+    None when any edit needs the full path."""
+    chosen: dict[int, Edit] = {}
+    for edit in edits:
+        scalar, new = edit.scalar, edit.new_value
+        quote = _QUOTES.get(scalar.style)
+        old = scalar.value
+        if (
+            quote is None
+            or scalar.alias
+            or len(new) > _MAX_INERT
+            or _INERT.fullmatch(old) is None
+            or _INERT.fullmatch(new) is None
+            or text[scalar.start : scalar.end] != f"{quote}{old}{quote}"
+            or text.startswith(":", scalar.end)
+            # plain stays plain only when it reads as a string, and a `:` may be new only
+            # where flow context cannot matter (`plain_is_safe`): otherwise quoting decides
+            or (not quote and ((":" in new and ":" not in old) or not plain_reads_as_string(new)))
+        ):
+            return None
+        previous = chosen.setdefault(scalar.start, edit)
+        if previous.new_value != new or previous.scalar.end != scalar.end:
+            return None  # conflicting edits: the full path names the problem
+    pieces: list[str] = []
+    position = 0
+    for start in sorted(chosen):
+        scalar = chosen[start].scalar
+        quote = _QUOTES[scalar.style]
+        pieces.append(text[position:start])
+        pieces.append(f"{quote}{chosen[start].new_value}{quote}")
+        position = scalar.end
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 def _provably_local(text: str, stream: Stream, splices: Sequence[_Splice]) -> bool:

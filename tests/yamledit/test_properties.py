@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from imageupdater.errors import RewriteError, YamlParseError
-from imageupdater.yamledit import Edit, Node, Scalar, apply_edits, decode, load_documents
+from imageupdater.yamledit import Edit, Node, Scalar, apply_edits, decode, load_documents, rewrite
 from imageupdater.yamledit.events import Kind, Stream, _convert, _pure_events, _try_c
 
 from .paths import PathPart, lookup
@@ -250,6 +250,35 @@ def test_an_edit_changes_only_the_value(generated: Generated, data: st.DataObjec
     if new_value == scalar.value:
         assert result == text
     assert [values(d) for d in load_documents(result)] == want
+
+
+INERTISH = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/@+=~:-]{0,14}", fullmatch=True)
+
+
+@SETTINGS
+@given(documents(), st.data())
+def test_the_parse_free_splice_is_the_verified_one(
+    generated: Generated, data: st.DataObject
+) -> None:
+    """Whenever `apply_edits` may skip parsing (inert values, same style), its result is
+    byte for byte what the parse-and-verify path gives, which never refuses it."""
+    text = generated.text
+    targets = [
+        (doc, path) for doc, tree in enumerate(generated.trees) for path, _ in leaf_paths(tree)
+    ]
+    assume(targets)
+    chosen = data.draw(st.lists(st.sampled_from(targets), min_size=1, max_size=3, unique=True))
+    documents_ = load_documents(text)
+    edits = [
+        Edit(lookup(documents_[doc], path), data.draw(INERTISH | WORDS | TEXT))
+        for doc, path in chosen
+    ]
+    direct = rewrite._direct(text, edits)
+    event("parse-free" if direct is not None else "verified path")
+    if direct is None:
+        return
+    assert direct == rewrite._apply(text, edits)
+    assert apply_edits(text, edits, loaded_from_text=True) == direct
 
 
 @SETTINGS

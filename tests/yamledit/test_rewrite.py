@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from imageupdater.errors import RewriteError, YamlParseError
-from imageupdater.yamledit import Edit, apply_edits, load_documents
+from imageupdater.yamledit import Edit, Scalar, apply_edits, load_documents
 from imageupdater.yamledit import rewrite as rewrite_module
 
 from .paths import lookup
@@ -170,3 +170,70 @@ class TestMultipleEdits:
         result = edit(text, "x", "nginx:2")
         assert result == "x: &i nginx:2\ny: *i\n"
         assert lookup(load_documents(result)[0], "y").value == "nginx:2"
+
+
+# --- the parse-free path (`loaded_from_text=True`) ---------------------------------------
+
+DIRECT = """\
+a: nginx:1.2.0  # web
+b: 'ghcr.io/acme/api:3.1'
+c: "v1"
+key:1: x
+d: [x, y]
+"""
+
+
+def scalar_at(text: str, key: str) -> Scalar:
+    document = load_documents(text)[0]
+    assert isinstance(document, dict)
+    found = document[key]
+    assert isinstance(found, Scalar)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("key", "new", "expected"),
+    [
+        ("a", "nginx:1.3.0", "a: nginx:1.3.0  # web"),
+        ("b", "ghcr.io/acme/api:3.2", "b: 'ghcr.io/acme/api:3.2'"),
+        ("c", "v2", 'c: "v2"'),
+    ],
+)
+def test_inert_swaps_need_no_parse(key: str, new: str, expected: str) -> None:
+    edit = Edit(scalar_at(DIRECT, key), new)
+    assert rewrite_module._direct(DIRECT, [edit]) is not None
+    result = apply_edits(DIRECT, [edit], loaded_from_text=True)
+    assert result == apply_edits(DIRECT, [edit])
+    assert expected in result.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "new"),
+    [
+        ("tag: v1\n", "tag", "1.10"),  # plain 1.10 is a float: quoting must decide
+        ("tag: v1\n", "tag", "true"),  # a bool
+        ("tag: v1\n", "tag", "a:b"),  # a new `:` in what may be a flow collection
+        ("tag: v1\n", "tag", "has space"),  # not inert
+        ("tag: 'it''s'\n", "tag", "v2"),  # the old text is not the value as written
+        ("tag: |\n  v1\n", "tag", "v2"),  # block scalars always take the full path
+        ("tag: &a v1\nother: *a\n", "other", "v2"),  # through an alias
+    ],
+)
+def test_everything_else_takes_the_verified_path(text: str, key: str, new: str) -> None:
+    edit = Edit(scalar_at(text, key), new)
+    assert rewrite_module._direct(text, [edit]) is None
+
+
+def test_a_scalar_from_another_text_is_not_spliced_blindly() -> None:
+    stale = scalar_at("tag: v1\n", "tag")
+    assert rewrite_module._direct("tag: v9\n", [Edit(stale, "v2")]) is None
+    with pytest.raises(RewriteError):
+        apply_edits("tag: v9\n", [Edit(stale, "v2")], loaded_from_text=True)
+
+
+def test_conflicting_edits_are_left_to_the_full_path() -> None:
+    scalar = scalar_at(DIRECT, "a")
+    edits = [Edit(scalar, "nginx:1.3.0"), Edit(scalar, "nginx:1.4.0")]
+    assert rewrite_module._direct(DIRECT, edits) is None
+    with pytest.raises(RewriteError, match="two different new values"):
+        apply_edits(DIRECT, edits, loaded_from_text=True)
