@@ -73,6 +73,7 @@ class RegistryClient:
         self._limiter = RateLimiter(rate_limits or {}, sleep)
         self._schemes: dict[str, str] = {}
         self._schemes_lock = threading.Lock()
+        self._probes: dict[str, threading.Event] = {}  # set once a host's first probe ended
         options: dict[str, Any] = {
             "timeout": httpx.Timeout(timeout),
             "follow_redirects": True,  # cross-origin redirects drop Authorization (httpx)
@@ -214,6 +215,33 @@ class RegistryClient:
         if scheme is not None or not may_fall_back:
             url = f"{scheme or 'https'}://{host}{path}"
             return client.request(method, url, headers=headers, auth=auth)
+        # one request per host finds out whether it speaks HTTPS; the other threads wait for
+        # its answer instead of each failing a TLS handshake of its own. When it fails
+        # altogether (host down), they go on probing in parallel, as if nobody had.
+        with self._schemes_lock:
+            probing = self._probes.get(host)
+            if probing is None:
+                self._probes[host] = threading.Event()
+        if probing is None:
+            try:
+                return self._probe(client, method, host, path, headers, auth)
+            finally:
+                self._probes[host].set()
+        probing.wait()
+        if host in self._schemes:
+            return self._send_once(method, host, path, headers, auth)
+        return self._probe(client, method, host, path, headers, auth)
+
+    def _probe(
+        self,
+        client: httpx.Client,
+        method: str,
+        host: str,
+        path: str,
+        headers: dict[str, str],
+        auth: httpx.Auth,
+    ) -> httpx.Response:
+        """HTTPS first, then plain HTTP (loopback and insecure hosts only); remembered."""
         try:
             response = client.request(method, f"https://{host}{path}", headers=headers, auth=auth)
         except httpx.TransportError as exc:

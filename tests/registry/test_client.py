@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -303,6 +304,32 @@ def test_other_hosts_never_fall_back_to_plain_http(insecure: list[str], host: st
     with pytest.raises(RegistryUnavailable, match=r"after 4 tries"):
         registry.list_tags(parse_reference(f"{host}/team/app"))
     assert {r.url.scheme for r in recorder.requests} == {"https"}
+
+
+def test_concurrent_first_requests_probe_https_once() -> None:
+    """16 scan threads starting together: one TLS attempt, not one per thread."""
+    registry, recorder, _ = client(https_refused)
+    images = [parse_reference(f"127.0.0.1:5000/team/app{i}") for i in range(16)]
+    with ThreadPoolExecutor(16) as pool:
+        assert list(pool.map(registry.list_tags, images)) == [TAGS] * 16
+    schemes = [r.url.scheme for r in recorder.requests]
+    assert schemes.count("https") == 1
+    assert schemes.count("http") == 16
+
+
+def test_a_host_that_fails_both_schemes_is_probed_again() -> None:
+    """A failed probe decides nothing: the next request tries HTTPS first again."""
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    registry, recorder, _ = client(down)
+    image = parse_reference("127.0.0.1:5000/team/app")
+    for _ in range(2):
+        with pytest.raises(RegistryUnavailable):
+            registry.list_tags(image)
+    assert [r.url.scheme for r in recorder.requests][:2] == ["https", "http"]
+    assert recorder.requests[-2].url.scheme == "https"
 
 
 def test_https_that_works_on_loopback_is_kept() -> None:
