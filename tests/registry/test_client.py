@@ -308,7 +308,13 @@ def test_other_hosts_never_fall_back_to_plain_http(insecure: list[str], host: st
 
 def test_concurrent_first_requests_probe_https_once() -> None:
     """16 scan threads starting together: one TLS attempt, not one per thread."""
-    registry, recorder, _ = client(https_refused)
+
+    def slow_tls_failure(request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "https":
+            time.sleep(0.05)  # every thread would be inside its own handshake by now
+        return https_refused(request)
+
+    registry, recorder, _ = client(slow_tls_failure)
     images = [parse_reference(f"127.0.0.1:5000/team/app{i}") for i in range(16)]
     with ThreadPoolExecutor(16) as pool:
         assert list(pool.map(registry.list_tags, images)) == [TAGS] * 16
