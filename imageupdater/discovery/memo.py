@@ -46,6 +46,7 @@ MAX_ENTRIES: Final = 50_000
 INDEPENDENT: Final = b""
 
 #: (holds policy documents, book fingerprint or INDEPENDENT, targets, markers, skips, errors)
+ENTRY_FIELDS: Final = 6
 Entry = tuple[bool, bytes, tuple[object, ...], tuple[object, ...], tuple[object, ...],
               tuple[object, ...]]  # fmt: skip
 
@@ -199,6 +200,10 @@ class DiscoveryMemo:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def items(self) -> list[tuple[bytes, Entry]]:
+        with self._lock:
+            return list(self._entries.items())
+
     def load(self, directory: Path) -> bool:
         """Add the entries `save` left in `directory`; False when there is no usable file."""
         self._saved = self._stores
@@ -210,7 +215,11 @@ class DiscoveryMemo:
                 if not (isinstance(row, tuple) and len(row) == 2 and isinstance(row[0], bytes)):
                     continue
                 key, entry = row
-                if isinstance(entry, tuple) and len(entry) == 6 and key not in self._entries:
+                if (
+                    isinstance(entry, tuple)
+                    and len(entry) == ENTRY_FIELDS
+                    and key not in self._entries
+                ):
                     self._entries[key] = entry
                     self._entries.move_to_end(key, last=False)  # older than this run's
             while len(self._entries) > self._max:

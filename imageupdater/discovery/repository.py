@@ -24,7 +24,9 @@ from imageupdater.policy import TagPolicy
 from imageupdater.report import Report, Skip
 from imageupdater.yamledit import Node, screen
 
+from . import parallel
 from .memo import (
+    ENTRY_FIELDS,
     INDEPENDENT,
     MEMO,
     DiscoveryMemo,
@@ -108,9 +110,8 @@ def discover_repository(
         data = read_screened(candidate.path, candidate.relpath, report)
         if data is not None:
             key = file_key(candidate.relpath, data)
-            item = _Pending(candidate.path, candidate.relpath, data, key, memo.get(key))
-            pending.append(item)
-            _early(item, provisional, now, memo)
+            pending.append(_Pending(candidate.path, candidate.relpath, data, key, memo.get(key)))
+    _settle_early(pending, provisional, now, memo)
     policy_files = [item for item in pending if item.holds_policies]
     documents = [
         (item.relpath, document)
@@ -133,6 +134,40 @@ def discover_repository(
                 for target in item.source.targets:
                     found(target)
     return Discovered(sources, book)
+
+
+def _settle_early(
+    pending: list[_Pending], provisional: _ProvisionalBook, now: datetime, memo: DiscoveryMemo
+) -> None:
+    """`_early` for every file; with many new files, half of them in a forked child."""
+    fresh = [item for item in pending if item.entry is None]
+    remote = fresh[len(fresh) // 2 :] if len(fresh) >= parallel.MIN_FILES else []
+    child = parallel.fork(lambda: _settle_in_child(remote, now)) if remote else None
+    if child is None:
+        remote = []
+    skip = {id(item) for item in remote}
+    for item in pending:
+        if id(item) not in skip:
+            _early(item, provisional, now, memo)
+    if child is None:
+        return
+    settled = child.result()
+    entries = dict(settled) if isinstance(settled, list) else {}  # else: read them here
+    for item in remote:
+        entry = entries.get(item.key)
+        if isinstance(entry, tuple) and len(entry) == ENTRY_FIELDS:
+            item.entry = entry
+            memo.put(item.key, entry)
+        _early(item, provisional, now, memo)
+
+
+def _settle_in_child(items: list[_Pending], now: datetime) -> list[tuple[bytes, Entry]]:
+    """In the forked child: the memo entries of `items` (those `_early` can settle)."""
+    memo = DiscoveryMemo()
+    provisional = _ProvisionalBook()
+    for item in items:
+        _early(item, provisional, now, memo)
+    return memo.items()
 
 
 def _early(

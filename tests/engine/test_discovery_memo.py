@@ -9,6 +9,10 @@ in another file, the clock for `frozen-until`, and a memo written by other code.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import astuple
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,3 +193,66 @@ def test_the_memo_is_bounded() -> None:
     assert len(memo) == 3
     assert memo.get(bytes([0])) is None
     assert memo.get(bytes([4])) == entry
+
+
+# --- the forked half (`discovery.parallel`) ------------------------------------------------
+
+FORKED = """
+import json, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from imageupdater.discovery import discover_repository, parallel, repository
+from imageupdater.discovery.memo import DiscoveryMemo
+from imageupdater.report import Report
+from tests.engine.test_discovery_memo import outcome
+
+mode = sys.argv[2]
+parallel.MIN_FILES = 1
+forks = []
+real_fork = parallel.fork
+def counting_fork(work):
+    forked = real_fork(work)
+    forks.append(forked is not None)
+    return forked
+parallel.fork = counting_fork
+parsed = []  # files parsed by this process (the child's parses happen in the child)
+real_parse = repository.parse_file
+def counting_parse(*args):
+    parsed.append(args[1])
+    return real_parse(*args)
+repository.parse_file = counting_parse
+if mode == "crash":
+    def crash(items, now):
+        raise RuntimeError("the child dies")
+    repository._settle_in_child = crash
+report = Report()
+found = discover_repository(Path(sys.argv[1]), report, datetime(2026, 6, 1, tzinfo=UTC),
+                            DiscoveryMemo())
+print(json.dumps({"forks": forks, "parsed": len(parsed), "outcome": repr(outcome(found, report))}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["ok", "crash"])
+def test_a_forked_child_settles_half_the_files_with_the_same_outcome(repo: Path, mode: str) -> None:
+    """Run in a fresh interpreter: only a single-threaded process may fork."""
+    for i in range(30):  # enough new files for both halves
+        write(
+            repo, {f"bulk/app-{i}.yaml": deployment(f"app{i}", f"{REG}/bulk/app:1.0.{i}", "minor")}
+        )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED, str(repo), mode],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    result = json.loads(done.stdout)
+    assert result["forks"] == [True]
+    assert result["outcome"] == repr(discover(repo, DiscoveryMemo()))
+    screened = len([p for p in repo.rglob("*.yaml") if b"imageupdater.io" in p.read_bytes()])
+    if mode == "ok":  # the child's half came back settled: the parent parsed the rest only
+        assert result["parsed"] < screened * 2 // 3
+    else:  # nothing came back: the parent read every file itself
+        assert result["parsed"] >= screened
