@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from imageupdater import app, discovery, yamledit
 from imageupdater.config import Automation, choose, load_automations
 from imageupdater.discovery import load_named_policies
-from imageupdater.engine import Decision, Plan, make_plan, select_from_registry
+from imageupdater.engine import Decision, MarkerEdit, Plan, make_plan, select_from_registry
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError, PolicyError
 from imageupdater.model import ImageMetadata
 from imageupdater.policy import metadata_policy, parse_policy
 from imageupdater.registry import parse_reference
-from imageupdater.report import ErrorEntry, Report, Skip
+from imageupdater.report import ErrorEntry, Report
 from imageupdater.workspace import BOT_BRANCH_PREFIX, FALLBACK_IDENTITY, Workspace
 
 # Delivery, PR mode, holds, drift and migration are imported by the verbs that use them:
@@ -96,10 +96,17 @@ class PullRequestRequest:
     token_env: str | None = None  # None: $IMAGEUPDATER_FORGE_TOKEN
 
 
-def delivery_mode(decision: Decision, default: str) -> str:
-    """The workload's ``imageupdater.io/update`` (``commit`` or ``pr``) wins over the run's."""
-    wanted = decision.target.update_mode
+def delivery_mode(item: Decision | MarkerEdit, default: str) -> str:
+    """The workload's ``imageupdater.io/update`` (``commit`` or ``pr``) wins over the run's;
+    a line marker outside any workload goes with the run."""
+    wanted = item.marker.update_mode if isinstance(item, MarkerEdit) else item.target.update_mode
     return wanted if wanted in ("commit", "pr") else default
+
+
+def _modes(plan: Plan, default: str) -> set[str]:
+    """The delivery modes the plan's updates ask for."""
+    items: list[Decision | MarkerEdit] = [*plan.decisions, *plan.marker_edits]
+    return {delivery_mode(item, default) for item in items}
 
 
 def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
@@ -145,15 +152,13 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
         latest: list[Plan] = []
 
         def only(plan: Plan, mode: str) -> Plan:
-            markers = mode == "commit" and request.mode == "commit"
-            if all(delivery_mode(d, request.mode) == mode for d in plan.decisions) and (
-                markers or not plan.marker_edits
-            ):
+            if _modes(plan, request.mode) <= {mode}:
                 return plan
-            part = plan.subset(lambda d: delivery_mode(d, request.mode) == mode, markers=markers)
-            if mode == "pr":
-                part.report.skipped.extend(_marker_not_delivered(plan))
-            return part
+
+            def keep(item: Decision | MarkerEdit) -> bool:
+                return delivery_mode(item, request.mode) == mode
+
+            return plan.subset(keep, markers=keep)
 
         def commit_part() -> Plan:
             latest[:] = [fresh_plan()]
@@ -163,14 +168,14 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
         modes: set[str] = set()
         if request.mode == "pr":
             latest.append(fresh_plan())
-            modes = {delivery_mode(d, "pr") for d in latest[0].decisions}
+            modes = _modes(latest[0], "pr")
         if request.mode == "commit" or "commit" in modes:
             try:
                 report = deliver(commit_part, workspace if commit else None, settings)
             except GitError as exc:
                 report = Report()
                 report.add_error(ErrorEntry(exc.kind, str(exc)))
-        modes = {delivery_mode(d, request.mode) for d in latest[0].decisions} if latest else set()
+        modes = _modes(latest[0], request.mode) if latest else set()
         if "pr" not in modes and request.mode == "commit":
             assert report is not None
             return report
@@ -178,28 +183,14 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
         pr_plan = only(pr_plan, "pr")
         if request.pr is None or workspace is None:
             assert report is not None
-            for decision in pr_plan.decisions:
-                message = "asks for imageupdater.io/update: pr, but no --forge is configured"
-                report.add_error(ErrorEntry("config", message, file=decision.target.file))
+            message = "asks for imageupdater.io/update: pr, but no --forge is configured"
+            for file in [d.target.file for d in pr_plan.decisions] + [
+                m.marker.file for m in pr_plan.marker_edits
+            ]:
+                report.add_error(ErrorEntry("config", message, file=file))
             return report
         pr_report = _apply_pr(pr_plan, workspace, request)
         return pr_report if report is None else _merge(report, pr_report)
-
-
-def _marker_not_delivered(plan: Plan) -> list[Skip]:
-    """PR mode does not deliver line-marker edits yet: say so instead of dropping them."""
-    detail = "line markers are delivered in commit mode only; --mode pr does not deliver them yet"
-    return [
-        Skip(
-            file=edit.update.file,
-            reason="unsupported-value",
-            detail=detail,
-            workload=edit.update.workload,
-            image=edit.update.image,
-            line=edit.update.line,
-        )
-        for edit in plan.marker_edits
-    ]
 
 
 def _apply_pr(plan: Plan, workspace: Workspace, request: ApplyRequest) -> Report:
@@ -508,20 +499,25 @@ def mark_open_pull_requests(
 
     The PR body's machine-readable marker (written by PR mode) names the workload,
     container and target tag of every update it carries, so no local state is needed.
+    A line marker's update is named by its workload (or, outside one, its file) and
+    container ``-``; several markers there are told apart by their target.
     """
     from imageupdater.prmode import read_marker
 
-    waiting: dict[tuple[str, str], tuple[str, PullRequest]] = {}
+    waiting: dict[tuple[str, str], list[tuple[str, PullRequest]]] = {}
     for pull in pulls:
         data = read_marker(pull.body)
         for item in (data or {}).get("updates", []):
             if isinstance(item, list) and len(item) == 3:
-                waiting[(str(item[0]), str(item[1]))] = (str(item[2]), pull)
+                key = (str(item[0]), str(item[1]))
+                waiting.setdefault(key, []).append((str(item[2]), pull))
     marked: list[StatusRow] = []
     for row in rows:
-        found = waiting.get((row.workload, row.container))
-        if row.state == "pending" and found is not None:
-            to_tag, pull = found
+        subject = row.file if row.workload == "-" else row.workload
+        proposals = waiting.get((subject, row.container), [])
+        if row.state == "pending" and proposals:
+            exact = [p for p in proposals if p[0] == row.newest]
+            to_tag, pull = (exact or proposals)[-1]
             detail = f"PR #{pull.number} open: {row.current} -> {to_tag} ({pull.url})"
             row = replace(row, state="pr-open", detail=detail)
         marked.append(row)

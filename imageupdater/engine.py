@@ -54,6 +54,19 @@ class MarkerEdit:
     value: str
     update: Update
 
+    def skip(self, reason: SkipReason, detail: str) -> Skip:
+        """The row for this edit when it is not made after all."""
+        return Skip(
+            file=self.marker.file,
+            reason=reason,
+            detail=detail,
+            workload=self.marker.workload,
+            image=self.update.image,
+            line=self.marker.scalar.line,
+            current=self.update.from_tag,
+            policy=self.update.policy,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FileChange:
@@ -81,20 +94,31 @@ class Plan:
     #: what the changes were rendered from, so PR mode can render one group at a time
     sources: list[SourceFile] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
-    #: line-marker edits (SPEC §2.2); they have no workload annotation to pick a mode, so
-    #: they go with commit-mode delivery (PR mode does not deliver them yet)
+    #: line-marker edits (SPEC §2.2), delivered like decisions: in the run's mode, or in
+    #: the mode of the workload that encloses the marker (`Marker.update_mode`)
     marker_edits: list[MarkerEdit] = field(default_factory=list)
 
-    def render_subset(self, decisions: Sequence[Decision]) -> list[FileChange]:
-        """The file changes for only ``decisions`` (one PR's worth), from the same sources."""
-        return render(self.sources, decisions, Report())
+    def render_subset(
+        self, decisions: Sequence[Decision], marker_edits: Sequence[MarkerEdit] = ()
+    ) -> list[FileChange]:
+        """The file changes for only ``decisions`` and ``marker_edits`` (one PR's worth),
+        from the same sources."""
+        return render(self.sources, decisions, Report(), marker_edits)
 
-    def subset(self, keep: Callable[[Decision], bool], *, markers: bool = False) -> Plan:
+    def subset(
+        self,
+        keep: Callable[[Decision], bool],
+        *,
+        markers: bool | Callable[[MarkerEdit], bool] = False,
+    ) -> Plan:
         """The plan for the decisions ``keep`` accepts (per-workload delivery modes), plus
-        the marker edits when ``markers``; skips and errors are shared, updates and changes
-        are only those of what is kept."""
+        the marker edits ``markers`` accepts (all with True, none with False); skips and
+        errors are shared, updates and changes are only those of what is kept."""
         chosen = [d for d in self.decisions if keep(d)]
-        kept_markers = list(self.marker_edits) if markers else []
+        if isinstance(markers, bool):
+            kept_markers = list(self.marker_edits) if markers else []
+        else:
+            kept_markers = [m for m in self.marker_edits if markers(m)]
         report = Report(skipped=list(self.report.skipped), errors=list(self.report.errors))
         changes = render(self.sources, chosen, report, kept_markers)
         report.sort()
@@ -596,16 +620,7 @@ def render(
             for d in chosen:
                 report.skipped.append(d.target.skip("unsupported-value", f"file not edited: {exc}"))
             for m in marked:
-                report.skipped.append(
-                    Skip(
-                        file=m.marker.file,
-                        reason="unsupported-value",
-                        detail=f"file not edited: {exc}",
-                        workload=m.marker.workload,
-                        image=m.update.image,
-                        line=m.marker.scalar.line,
-                    )
-                )
+                report.skipped.append(m.skip("unsupported-value", f"file not edited: {exc}"))
             continue
         changes.append(
             FileChange(

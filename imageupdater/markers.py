@@ -30,7 +30,8 @@ FIELDS = ("", "tag", "name", "digest")
 
 @dataclass(frozen=True, slots=True)
 class Marker:
-    """One marked scalar. `workload` is the enclosing Kubernetes object, if any."""
+    """One marked scalar. `workload` is the enclosing Kubernetes object, if any;
+    `update_mode` is that workload's `imageupdater.io/update` (`commit` or `pr`), if set."""
 
     file: str
     scalar: Scalar
@@ -38,6 +39,7 @@ class Marker:
     name: str
     field: str  # "" (whole reference), "tag", "name" or "digest"
     workload: str | None
+    update_mode: str | None = None
 
     @property
     def setter(self) -> str:

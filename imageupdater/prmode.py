@@ -15,9 +15,14 @@ Git and the forge are the whole state, so a run can be repeated, interrupted or 
 5. **Open or update** the PRs (threads). A branch pushed by a run that then failed to open
    its PR is simply picked up here next time: the branch is unchanged, the PR is missing.
 6. **Close** open bot PRs nobody needs any more (the base has the version, the workload is
-   pinned, frozen or no longer annotated) with a comment, then delete their branches in one
-   push. Never on doubt: a registry error, an invalid policy or an unreadable file for the
-   PR's workloads keeps it open, because an outage is not "nothing to update".
+   pinned, frozen or no longer annotated, the line marker is gone) with a comment, then
+   delete their branches in one push. Never on doubt: a registry error, an invalid policy or
+   an unreadable file for the PR's workloads or files keeps it open, because an outage is
+   not "nothing to update".
+
+Line-marker edits (SPEC §2.2) are grouped like container updates: a marker inside a
+Kubernetes object has that object's key (so it shares the PR of the object's containers),
+one outside any object (Helm values, a kustomization) has its file's path as key.
 
 Each PR body ends with an HTML comment carrying the key, files and target versions, so the
 next run can read what a PR proposes (and whether imageupdater itself closed it) from the
@@ -34,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from imageupdater.engine import Decision, FileChange, Plan
+from imageupdater.engine import Decision, FileChange, MarkerEdit, Plan
 from imageupdater.errors import GitError, ImageUpdaterError
 from imageupdater.forge import Forge, PullRequest
 from imageupdater.model import Grouping
@@ -82,6 +87,7 @@ class Group:
     key: str
     branch: str
     decisions: list[Decision]
+    marker_edits: list[MarkerEdit] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     # filled in while deciding
@@ -110,12 +116,22 @@ def branch_prefix(settings: PRSettings) -> str:
     return BOT_BRANCH_PREFIX
 
 
-def group_key(decision: Decision, grouping: Grouping) -> str:
-    if grouping == "image":
-        return decision.target.ref.name
+def group_key(item: Decision | MarkerEdit, grouping: Grouping) -> str:
+    """The PR a container update or a line-marker edit belongs to.
+
+    ``workload``: the enclosing Kubernetes object (``Kind/namespace/name``), so a marker
+    inside a Deployment shares the Deployment's PR; without one (Helm values, a
+    kustomization), the file's path. ``image``: the repository. ``all``: one PR.
+    """
     if grouping == "all":
         return "all"
-    return decision.target.workload or decision.target.file
+    if isinstance(item, MarkerEdit):
+        if grouping == "image":
+            return item.update.image
+        return item.marker.workload or item.marker.file
+    if grouping == "image":
+        return item.target.ref.name
+    return item.target.workload or item.target.file
 
 
 def marker(group: Group, *, closed: bool = False) -> str:
@@ -201,11 +217,16 @@ class PullRequestDelivery:
 
     def _groups(self) -> list[Group]:
         by_key: dict[str, Group] = {}
-        for decision in self.plan.decisions:
-            key = group_key(decision, self.settings.grouping)
+
+        def group_of(key: str) -> Group:
             if key not in by_key:
                 by_key[key] = Group(key, self.prefix + slug(key), [])
-            by_key[key].decisions.append(decision)
+            return by_key[key]
+
+        for decision in self.plan.decisions:
+            group_of(group_key(decision, self.settings.grouping)).decisions.append(decision)
+        for edit in self.plan.marker_edits:
+            group_of(group_key(edit, self.settings.grouping)).marker_edits.append(edit)
         _disambiguate(list(by_key.values()))
         groups = sorted(by_key.values(), key=lambda g: g.branch)
         changes = {c.relpath: c for c in self.plan.changes}
@@ -219,7 +240,9 @@ class PullRequestDelivery:
             message = f"{rel} differs from {self.base} on the remote; pull, then run again"
             self.report.add_error(ErrorEntry("git", message, file=rel))
         for group in groups:
-            rendered: list[FileChange] = self.plan.render_subset(group.decisions)
+            rendered: list[FileChange] = self.plan.render_subset(
+                group.decisions, group.marker_edits
+            )
             group.files = {c.relpath: c.after for c in rendered}
             files = set(group.files)
             group.updates = [u for u in self.report.updates if self._in_group(u, group)]
@@ -230,6 +253,8 @@ class PullRequestDelivery:
         return groups
 
     def _in_group(self, update: Update, group: Group) -> bool:
+        if update.container is None:  # a line marker's row
+            return any(edit.update == update for edit in group.marker_edits)
         return any(
             d.target.file == update.file
             and d.target.scalar.line == update.line
@@ -407,7 +432,8 @@ class PullRequestDelivery:
     def _obsolete_reason(self, data: dict[str, Any]) -> str | None:
         """Why the PR described by ``data`` is no longer needed; None when in doubt."""
         files = {str(f) for f in data.get("files", [])}
-        workloads = {str(u[0]) for u in data.get("updates", []) if u}
+        # what the PR updates: workloads, and the files of line markers outside any workload
+        subjects = {str(u[0]) for u in data.get("updates", []) if u}
         for error in self.report.errors:
             if error.file in files:
                 return None
@@ -415,15 +441,15 @@ class PullRequestDelivery:
         for skip in self.report.skipped:
             if skip.file in files and skip.workload is None and skip.reason in _FILE_DOUBT:
                 return None
-            if skip.workload in workloads:
+            if (skip.workload or skip.file) in subjects:
                 if skip.reason in _DOUBT:
                     return None
                 rows.append(skip)
-        if any(u.workload in workloads for u in self.report.updates):
+        if any((u.workload or u.file) in subjects for u in self.report.updates):
             # the workload is updated through another key (grouping changed): superseded
             return "superseded by another pull request"
         if not rows:
-            return "the workloads are no longer annotated for updates"
+            return "its workloads and files are no longer annotated or marked for updates"
         reasons = sorted({_explain(skip) for skip in rows})
         return "; ".join(reasons)
 
@@ -439,6 +465,9 @@ class PullRequestDelivery:
             if group.verdict in ("declined", "human"):
                 for decision in group.decisions:
                     self.report.skipped.append(decision.target.skip("declined", group.detail))
+                for edit in group.marker_edits:
+                    if edit.update in group.updates:
+                        self.report.skipped.append(edit.skip("declined", group.detail))
                 dropped.update(group.updates)
             elif group.error is not None:
                 # still pending: the error (exit 1) says why, the next run completes it
@@ -468,7 +497,13 @@ def _closed_marker(data: dict[str, Any]) -> str:
 
 
 def _explain(skip: Skip) -> str:
-    who = f"{skip.workload} {skip.container}" if skip.container else str(skip.workload)
+    if skip.container:
+        who = f"{skip.workload} {skip.container}"
+    elif skip.line is not None:  # a line marker
+        where = f"the marker at {skip.file}:{skip.line}"
+        who = f"{where} in {skip.workload}" if skip.workload else where
+    else:
+        who = str(skip.workload or skip.file)
     if skip.reason == "up-to-date":
         return f"{who} is already up to date on the base branch"
     if skip.reason == "pinned":

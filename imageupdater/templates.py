@@ -67,7 +67,7 @@ def commit_message(updates: Sequence[Update], template: str | None = None) -> st
 DEFAULT_PR_TITLE_TEMPLATE = """\
 {%- if updates|length == 1 -%}
 {%- set u = updates[0] -%}
-Update {{ u.workload or u.file }}{{ " " ~ u.container if u.container else "" }} to {{ u.to }}
+Update {{ u.workload or u.file }} {{ u.container or u.image }} to {{ u.to }}
 {%- elif updates|map(attribute="workload")|unique|list|length == 1 -%}
 Update {{ updates[0].workload or updates[0].file }}: \
 {% for u in updates %}{{ u.container or u.image }} {{ u.to }}{{ ", " if not loop.last }}{% endfor %}

@@ -87,7 +87,7 @@ def _target_row(target: Target) -> tuple[object, ...]:
 
 def _marker_row(marker: Marker) -> tuple[object, ...]:
     return (_scalar_row(marker.scalar), marker.namespace, marker.name, marker.field,
-            marker.workload)  # fmt: skip
+            marker.workload, marker.update_mode)  # fmt: skip
 
 
 def record(holds_policies: bool, book: bytes, source: SourceFile | None, report: Report) -> Entry:

@@ -236,6 +236,8 @@ def build_source(
             continue
         source.targets.extend(_targets_of(workload, parsed.relpath, now, report, book))
         freeze = _freeze(workload, now)
+        # a marker in a workload is delivered as the workload asks (`imageupdater.io/update`)
+        mode = (workload.annotation(UPDATE_MODE) or "").strip().lower() or None
         # a container opted in by annotation is decided by its annotation, not by a marker
         # on the same value: one value gets one decision
         annotated = {
@@ -251,7 +253,7 @@ def build_source(
                 skip = Skip(parsed.relpath, "frozen", freeze.detail, marker.workload)
                 report.skipped.append(replace(skip, line=marker.scalar.line))
                 continue
-            source.markers.append(marker)
+            source.markers.append(replace(marker, update_mode=mode) if mode else marker)
     return source, clock
 
 

@@ -54,3 +54,46 @@ spec:
         state = (tmp_path / "state" / "state.sqlite").read_bytes()
         assert TOKEN.encode() not in state
         assert all(TOKEN not in s.path for s in env.fake.seen)
+
+
+def test_pr_mode_cycles_deliver_line_markers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policies = (
+        "apiVersion: imageupdater.io/v1\nkind: ImagePolicy\n"
+        "metadata: {name: api, namespace: shop}\n"
+        "spec: {image: reg.test/acme/api, policy: {semver: {range: '^1'}}}\n"
+    )
+    values = 'image:\n  tag: "1.0.0" # {"$imagepolicy": "shop:api:tag"}\n'
+    files = {"policies.yaml": policies, "charts/api/values.yaml": values}
+    for env in make_env(tmp_path, monkeypatch, "gitlab", files):
+        client = env.registry.client
+        monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
+        monkeypatch.setenv("FLEET_FORGE_TOKEN", TOKEN)
+        config = tmp_path / "automation.yaml"
+        config.write_text(
+            f"""\
+apiVersion: imageupdater.io/v1
+kind: Automation
+metadata: {{name: prod}}
+spec:
+  git: {{url: "file://{env.remote}", branch: main}}
+  update:
+    mode: pr
+    pr: {{forge: gitlab, url: "{env.fake.url}", repo: {REPO}, tokenEnv: FLEET_FORGE_TOKEN}}
+  interval: 1h
+"""
+        )
+        daemon = Daemon(load_automations(config), tmp_path / "state")
+        try:
+            (prod,) = daemon.automations
+            assert daemon.cycle(prod) is True
+            branch = "imageupdater/prod/charts-api-values.yaml"
+            assert [pr.head for pr in env.fake.open_prs()] == [branch]
+            assert env.fake.open_prs()[0].title.endswith("reg.test/acme/api to 1.0.1")
+            env.registry.tags["acme/api"].append("1.0.2")
+            assert daemon.cycle(prod) is True  # the same PR, updated in place
+            (pr,) = env.fake.open_prs()
+            assert (pr.head, pr.title.rsplit(" ", 1)[-1]) == (branch, "1.0.2")
+        finally:
+            daemon.close()

@@ -137,35 +137,6 @@ def test_text_output_lists_the_pull_requests(
         assert "imageupdater/deployment-shop-web" in out
 
 
-def test_mode_pr_reports_line_markers_it_does_not_deliver(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    policies = (
-        "apiVersion: imageupdater.io/v1\nkind: ImagePolicy\n"
-        "metadata: {name: api, namespace: shop}\n"
-        "spec: {image: reg.test/acme/api, policy: {semver: {range: '^1'}}}\n"
-    )
-    values = 'tag: "1.0.0" # {"$imagepolicy": "shop:api:tag"}\n'
-    files = {"apps/web.yaml": deployment("web", "1.0.0"), "policies.yaml": policies,
-             "values.yaml": values}  # fmt: skip
-    for env in make_env(tmp_path, monkeypatch, "gitlab", files):
-        client = env.registry.client
-        monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
-        monkeypatch.setenv("IMAGEUPDATER_FORGE_TOKEN", TOKEN)
-        argv = [
-            "apply", str(env.work), "--mode", "pr", "--forge", "gitlab", "--forge-url",
-            env.fake.url, "--forge-repo", REPO, "--format", "json",
-        ]  # fmt: skip
-        code = run_cli(argv, capsys)
-        document = json.loads(capsys.readouterr().out)
-        assert code == 0, document
-        assert [r["action"] for r in document["pull_requests"]] == ["opened"]
-        assert [u["file"] for u in document["updates"]] == ["apps/web.yaml"]
-        skipped = [s for s in document["skipped"] if s["file"] == "values.yaml"]
-        assert [s["reason"] for s in skipped] == ["unsupported-value"]
-        assert "commit mode only" in skipped[0]["detail"]
-
-
 def test_a_closed_change_window_opens_updates_and_closes_no_pr(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
