@@ -6,7 +6,7 @@ Every function returns data (a `Plan`, a `Report`, a list of tags) and raises on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from imageupdater.engine import Decision, MarkerEdit, Plan, make_plan, select_fr
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError, PolicyError
 from imageupdater.model import ImageMetadata
 from imageupdater.policy import metadata_policy, parse_policy
+from imageupdater.progress import Progress
 from imageupdater.registry import parse_reference
 from imageupdater.report import ErrorEntry, Report
 from imageupdater.workspace import BOT_BRANCH_PREFIX, FALLBACK_IDENTITY, Workspace
@@ -42,11 +43,12 @@ def _checked_root(root: Path) -> Path:
 def plan(
     root: Path,
     options: app.Options,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     automation: Automation | None = None,
 ) -> Plan:
     """What `apply` would do now: with an automation that is suspended or outside its
-    change window, nothing (every update becomes a `frozen` row saying why)."""
+    change window, nothing (every update becomes a `frozen` row saying why). `progress`
+    hears how far the scan has got (`imageupdater.progress`)."""
     root = _checked_root(root)
     history = _history(root)
     now = options.clock()
@@ -109,11 +111,14 @@ def _modes(plan: Plan, default: str) -> set[str]:
     return {delivery_mode(item, default) for item in items}
 
 
-def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
+def apply(
+    root: Path, options: app.Options, request: ApplyRequest, progress: Progress | None = None
+) -> Report:
     """Deliver in the requested mode; workloads that ask for the other mode get it.
 
     Commit-mode workloads go first: their commit lands on the base branch, so the PR
-    branches built afterwards are on top of it and never carry those changes.
+    branches built afterwards are on top of it and never carry those changes. `progress`
+    hears of every scan (a rejected push re-plans: its stages count again from zero).
     """
     from imageupdater.delivery import CommitSettings, deliver
 
@@ -139,7 +144,9 @@ def apply(root: Path, options: app.Options, request: ApplyRequest) -> Report:
 
         def fresh_plan() -> Plan:
             now = options.clock()
-            result = make_plan(root, client, now, workers=options.workers, history=workspace)
+            result = make_plan(
+                root, client, now, workers=options.workers, progress=progress, history=workspace
+            )
             _gate(result, request.automation, now)
             return result
 
@@ -450,10 +457,11 @@ def status(
     options: app.Options,
     pr: PullRequestRequest | None = None,
     base: str | None = None,
+    progress: Progress | None = None,
 ) -> Status:
     """One row per opted-in container: what runs, what the policy allows, and why; with a
     forge, a pending container whose update already waits in an open PR is `pr-open`."""
-    result = plan(root, options)
+    result = plan(root, options, progress)
     rows = status_rows(result.report)
     if pr is not None:
         workspace = Workspace.find(_checked_root(root))

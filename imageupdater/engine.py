@@ -29,6 +29,7 @@ from imageupdater.markers import LatestRef, Marker, setter_value
 from imageupdater.model import ImageMetadata, ImageRef, ManifestInfo
 from imageupdater.namedpolicies import NamedPolicy, PolicyBook
 from imageupdater.policy import Ranking, TagPolicy, compare_tags, metadata_policy
+from imageupdater.progress import MANIFESTS, RENDER, Progress, tally
 from imageupdater.registry import RegistryClient, TagScan, parse_reference, scan_tags
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason, Update
 from imageupdater.workspace import Workspace
@@ -154,10 +155,13 @@ ManifestResult = ManifestInfo | None | ImageUpdaterError
 class ManifestChecker:
     """Checks that chosen tags exist, once per (repository, tag), concurrently."""
 
-    def __init__(self, client: RegistryClient, workers: int) -> None:
+    def __init__(
+        self, client: RegistryClient, workers: int, progress: Progress | None = None
+    ) -> None:
         self._client = client
         self._workers = workers
         self._known: dict[ManifestKey, ManifestResult] = {}
+        self._tally = tally(progress, MANIFESTS)
 
     def check(self, wanted: Iterable[tuple[ImageRef, str]]) -> None:
         todo: dict[ManifestKey, tuple[ImageRef, str]] = {}
@@ -167,6 +171,8 @@ class ManifestChecker:
                 todo[key] = (ref, tag)
         if not todo:
             return
+        if self._tally is not None:
+            self._tally.add(len(todo))
         with ThreadPoolExecutor(max_workers=min(self._workers, len(todo))) as pool:
             results = pool.map(lambda item: self._head(*item), todo.values())
             self._known.update(zip(todo, results, strict=True))
@@ -176,6 +182,9 @@ class ManifestChecker:
             return self._client.manifest(ref, tag)
         except ImageUpdaterError as exc:
             return exc
+        finally:
+            if self._tally is not None:
+                self._tally.finish()
 
     def result(self, ref: ImageRef, tag: str) -> ManifestResult:
         return self._known[(ref.canonical, tag)]
@@ -233,14 +242,16 @@ class Selector:
         now: datetime | None = None,
         declines: Mapping[Key, Decline] | None = None,
         scan: TagScan | None = None,
+        progress: Progress | None = None,
     ) -> None:
-        """`scan`: tag walks already under way (`make_plan` starts them during discovery)."""
+        """`scan`: tag walks already under way (`make_plan` starts them during discovery);
+        `progress` hears of the manifest checks."""
         self._now = now or datetime.now(UTC)
         self._tag_scan = scan
         self._client = client
         self._report = report
         self._workers = workers
-        self._manifests = ManifestChecker(client, workers)
+        self._manifests = ManifestChecker(client, workers, progress)
         self._declines = declines or {}
         self._digest_targets: list[Target] = []  # filled by _rank, resolved after it
         self._tags: dict[str, list[str] | ImageUpdaterError] = {}  # canonical -> tags
@@ -594,6 +605,7 @@ def render(
     decisions: Sequence[Decision],
     report: Report,
     marker_edits: Sequence[MarkerEdit] = (),
+    progress: Progress | None = None,
 ) -> list[FileChange]:
     """Plan stage: splice decisions into each file; a file failing verification is left alone."""
     by_file: dict[str, list[Decision]] = {}
@@ -602,6 +614,9 @@ def render(
     markers_by_file: dict[str, list[MarkerEdit]] = {}
     for marker_edit in marker_edits:
         markers_by_file.setdefault(marker_edit.marker.file, []).append(marker_edit)
+    counted = tally(progress, RENDER) if by_file or markers_by_file else None
+    if counted is not None:
+        counted.add(len(by_file.keys() | markers_by_file.keys()))
     changes: list[FileChange] = []
     for source in sources:
         chosen = by_file.get(source.relpath, [])
@@ -622,6 +637,9 @@ def render(
             for m in marked:
                 report.skipped.append(m.skip("unsupported-value", f"file not edited: {exc}"))
             continue
+        finally:
+            if counted is not None:
+                counted.finish()
         changes.append(
             FileChange(
                 source.path,
@@ -662,14 +680,17 @@ def make_plan(
     now: datetime,
     *,
     workers: int = DEFAULT_WORKERS,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     history: Workspace | None = None,
 ) -> Plan:
     """Discover, scan, select and render. With `history` (the Git work tree holding `root`)
-    versions a human rolled back are declined (see `declines`)."""
+    versions a human rolled back are declined (see `declines`). `progress` hears how far
+    each stage has got (`imageupdater.progress`); without it nothing is counted."""
     report = Report()
-    with TagScan(client, workers=workers) as scan:
-        discovered = discover_repository(root, report, now, found=partial(_prefetch, scan))
+    with TagScan(client, workers=workers, progress=progress) as scan:
+        discovered = discover_repository(
+            root, report, now, found=partial(_prefetch, scan), progress=progress
+        )
         return _plan(discovered, root, client, now, workers, progress, history, report, scan)
 
 
@@ -696,14 +717,12 @@ def _plan(
     client: RegistryClient,
     now: datetime,
     workers: int,
-    progress: Callable[[str], None] | None,
+    progress: Progress | None,
     history: Workspace | None,
     report: Report,
     scan: TagScan,
 ) -> Plan:
     sources = discovered.sources
-    if progress:
-        progress(f"{sum(len(s.targets) for s in sources)} containers in {len(sources)} files")
     targets = [target for source in sources for target in source.targets]
     declines: dict[Key, Decline] = {}
     if history is not None and targets:
@@ -712,10 +731,10 @@ def _plan(
             declines = find_declines(history, root, [_key(t) for t in targets], cleared)
         except GitError as exc:
             report.add_error(ErrorEntry("git", f"cannot read rollbacks from history: {exc}"))
-    selector = Selector(client, report, workers, now, declines, scan)
+    selector = Selector(client, report, workers, now, declines, scan, progress)
     decisions = selector.select(targets)
     markers = [marker for source in sources for marker in source.markers]
     marker_edits = selector.select_markers(markers, discovered.book) if markers else []
-    changes = render(sources, decisions, report, marker_edits)
+    changes = render(sources, decisions, report, marker_edits, progress)
     report.sort()
     return Plan(report, changes, list(sources), decisions, list(marker_edits))

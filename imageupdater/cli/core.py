@@ -22,6 +22,7 @@ from imageupdater.cli.options import (
     Format,
     FormatOpt,
     InsecureOpt,
+    NoProgressOpt,
     NowOpt,
     RefreshOpt,
     RegistryConfigOpt,
@@ -42,6 +43,7 @@ from imageupdater.cli.pr_options import (
     ReviewerOpt,
     pr_request,
 )
+from imageupdater.cli.progress import scan_progress
 from imageupdater.errors import ImageUpdaterError, PolicyError
 
 
@@ -60,13 +62,17 @@ def plan(
     config: ConfigOpt = None,
     automation: AutomationOpt = None,
     verbose: VerboseOpt = 0,
+    no_progress: NoProgressOpt = False,
 ) -> None:
     """Scan, select and print the updates that apply would make; change nothing."""
     options = make_options(registry_config, insecure_registry, state_dir, now, verbose)
     try:
         gate = commands.gate_of(config, automation)
-        with registry_cache(options, cache_ttl, refresh) as cached:
-            result = commands.plan(directory, cached, automation=gate)
+        with (
+            registry_cache(options, cache_ttl, refresh) as cached,
+            scan_progress(fmt is Format.text and not no_progress) as progress,
+        ):
+            result = commands.plan(directory, cached, progress, automation=gate)
     except ImageUpdaterError as exc:
         fail(exc, fmt)
         return
@@ -111,6 +117,7 @@ def apply(
     config: ConfigOpt = None,
     automation: AutomationOpt = None,
     verbose: VerboseOpt = 0,
+    no_progress: NoProgressOpt = False,
 ) -> None:
     """Make the updates: edit files, commit (inside Git) and optionally push; or open PRs."""
     pr = pr_request(mode, forge, forge_url, forge_repo, grouping, label, reviewer)
@@ -120,8 +127,11 @@ def apply(
         request = commands.ApplyRequest(
             commit=commit, push=push, branch=branch, mode=mode, pr=pr, automation=gate
         )
-        with registry_cache(options, cache_ttl, refresh) as cached:
-            report = commands.apply(directory, cached, request)
+        with (
+            registry_cache(options, cache_ttl, refresh) as cached,
+            scan_progress(fmt is Format.text and not no_progress) as progress,
+        ):
+            report = commands.apply(directory, cached, request, progress)
     except ImageUpdaterError as exc:
         fail(exc, fmt)
         return

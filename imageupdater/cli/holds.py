@@ -23,6 +23,7 @@ from imageupdater.cli.options import (
     Format,
     FormatOpt,
     InsecureOpt,
+    NoProgressOpt,
     NowOpt,
     RegistryConfigOpt,
     StateDirOpt,
@@ -32,6 +33,7 @@ from imageupdater.cli.options import (
     make_options,
 )
 from imageupdater.cli.pr_options import ForgeOpt, ForgeRepoOpt, ForgeUrlOpt, pr_request
+from imageupdater.cli.progress import scan_progress
 from imageupdater.errors import ImageUpdaterError
 
 if TYPE_CHECKING:  # imported by the verbs (start-up time of the other commands)
@@ -207,6 +209,7 @@ def status(
         str | None, typer.Option("--branch", help="Base branch of the PRs (default: current).")
     ] = None,
     verbose: VerboseOpt = 0,
+    no_progress: NoProgressOpt = False,
 ) -> None:
     """One row per opted-in container: current, policy, newest allowed and state; with
     --forge, pending updates that already wait in an open PR show as pr-open."""
@@ -214,7 +217,8 @@ def status(
     mode = "pr" if forge is not None else "commit"
     pr = pr_request(mode, forge, forge_url, forge_repo, "workload", None, None)
     try:
-        result = commands.status(directory, options, pr, branch)
+        with scan_progress(fmt is Format.text and not no_progress) as progress:
+            result = commands.status(directory, options, pr, branch, progress)
     except ImageUpdaterError as exc:
         fail(exc, fmt)
         return

@@ -87,6 +87,15 @@ AutomationOpt = Annotated[
     str | None,
     typer.Option("--automation", help="Which automation of --config to follow (when several)."),
 ]
+NoProgressOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-progress",
+        envvar="IMAGEUPDATER_NO_PROGRESS",
+        help="Never draw the progress bar of a long scan (drawn only in text format, on "
+        "a terminal, after a second).",
+    ),
+]
 DetailedExitOpt = Annotated[
     bool, typer.Option("--detailed-exitcode", help="Exit 2 when updates are pending.")
 ]

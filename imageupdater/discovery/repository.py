@@ -21,6 +21,7 @@ from pathlib import Path
 from imageupdater.files import walk_yaml_files
 from imageupdater.namedpolicies import PolicyBook, holds_policy_documents, load_policies
 from imageupdater.policy import TagPolicy
+from imageupdater.progress import DISCOVER, READ, Progress, Tally, tally
 from imageupdater.report import Report, Skip
 from imageupdater.yamledit import Node, screen
 
@@ -94,12 +95,17 @@ def discover_repository(
     now: datetime,
     memo: DiscoveryMemo = MEMO,
     found: Callable[[Target], None] | None = None,
+    progress: Progress | None = None,
 ) -> Discovered:
     """`found` sees each target once discovery is done, before it returns (the engine
     starts the registry walks then). Starting them earlier, while files are still being
-    parsed, was measured slower: the walks' threads and the parse contend for the GIL."""
+    parsed, was measured slower: the walks' threads and the parse contend for the GIL.
+
+    `progress` hears of each file read and each file settled (stages `read`, `discover`),
+    always from this thread: a forked child never calls it."""
     provisional = _ProvisionalBook()
     pending: list[_Pending] = []
+    read = 0
     for candidate in walk_yaml_files(root):
         if candidate.skip_reason is not None:
             if candidate.skip_reason != "unparseable-file" or _screens(candidate.path):
@@ -111,7 +117,12 @@ def discover_repository(
         if data is not None:
             key = file_key(candidate.relpath, data)
             pending.append(_Pending(candidate.path, candidate.relpath, data, key, memo.get(key)))
-    _settle_early(pending, provisional, now, memo)
+        if progress is not None:
+            read += 1
+            progress(READ, read, None)
+    if progress is not None:
+        progress(READ, read, read)
+    _settle_early(pending, provisional, now, memo, tally(progress, DISCOVER))
     policy_files = [item for item in pending if item.holds_policies]
     documents = [
         (item.relpath, document)
@@ -137,9 +148,17 @@ def discover_repository(
 
 
 def _settle_early(
-    pending: list[_Pending], provisional: _ProvisionalBook, now: datetime, memo: DiscoveryMemo
+    pending: list[_Pending],
+    provisional: _ProvisionalBook,
+    now: datetime,
+    memo: DiscoveryMemo,
+    counted: Tally | None = None,
 ) -> None:
-    """`_early` for every file; with many new files, half of them in a forked child."""
+    """`_early` for every file; with many new files, half of them in a forked child.
+    `counted` (in this process only) hears of each file as it is settled or set aside
+    for the book."""
+    if counted is not None:
+        counted.add(len(pending))
     fresh = [item for item in pending if item.entry is None]
     remote = fresh[len(fresh) // 2 :] if len(fresh) >= parallel.MIN_FILES else []
     child = parallel.fork(lambda: _settle_in_child(remote, now)) if remote else None
@@ -149,6 +168,8 @@ def _settle_early(
     for item in pending:
         if id(item) not in skip:
             _early(item, provisional, now, memo)
+            if counted is not None:
+                counted.finish()
     if child is None:
         return
     settled = child.result()
@@ -159,6 +180,8 @@ def _settle_early(
             item.entry = entry
             memo.put(item.key, entry)
         _early(item, provisional, now, memo)
+        if counted is not None:
+            counted.finish()
 
 
 def _settle_in_child(items: list[_Pending], now: datetime) -> list[tuple[bytes, Entry]]:

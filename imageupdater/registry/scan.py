@@ -8,6 +8,9 @@ outage as an error for the images it serves, not as "no new tag".
 `TagScan` starts a walk the moment a repository is first named, so the walks run while
 discovery is still parsing the rest of the files: the registry answers on its own time
 (and, here, its own CPU) instead of after ours.
+
+With a `progress` callback a scan reports each repository named and each walk finished
+(stage `registry`); without one it counts nothing.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from types import TracebackType
 
 from imageupdater.errors import ImageUpdaterError, RegistryError
 from imageupdater.model import ImageRef
+from imageupdater.progress import REGISTRY, Progress, Tally, tally
 
 from .client import RegistryClient
 
@@ -40,16 +45,25 @@ class TagScan:
     the scan cancels the walks nobody asked the results of and waits for the running ones.
     """
 
-    def __init__(self, client: RegistryClient, *, workers: int = 16) -> None:
+    def __init__(
+        self, client: RegistryClient, *, workers: int = 16, progress: Progress | None = None
+    ) -> None:
         self._client = client
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                         thread_name_prefix="registry-scan")  # fmt: skip
         self._walks: dict[str, Future[list[str] | ImageUpdaterError]] = {}
+        self._tally = tally(progress, REGISTRY)
 
     def want(self, image: ImageRef) -> None:
         """Start walking `image`'s repository unless it already is (call from one thread)."""
         if image.canonical not in self._walks:
-            self._walks[image.canonical] = self._pool.submit(_list, self._client, image)
+            if self._tally is None:
+                self._walks[image.canonical] = self._pool.submit(_list, self._client, image)
+                return
+            self._tally.add()
+            walk = self._pool.submit(_list, self._client, image)
+            walk.add_done_callback(partial(_walked, self._tally))
+            self._walks[image.canonical] = walk
 
     def results(self, images: Iterable[ImageRef]) -> dict[str, list[str] | ImageUpdaterError]:
         """`canonical -> tags or error` for `images`, in the order first seen here."""
@@ -82,3 +96,9 @@ def _list(client: RegistryClient, image: ImageRef) -> list[str] | ImageUpdaterEr
     except Exception as exc:  # a bug must not hide the other repositories' results
         log.exception("unexpected error listing tags of %s", image.canonical)
         return RegistryError(f"unexpected error listing tags ({type(exc).__name__})")
+
+
+def _walked(counted: Tally, walk: Future[list[str] | ImageUpdaterError]) -> None:
+    """A walk ended (a cancelled one, when the scan closes early, is not counted)."""
+    if not walk.cancelled():
+        counted.finish()
