@@ -1,234 +1,29 @@
-"""One reconcile of a checkout: discover -> scan -> select -> plan (SPEC §1, ARCHITECTURE).
+"""Select: targets and markers -> decisions, every container it does not move reported.
 
-`make_plan` is the whole read-only half of every command: `plan` prints it, `apply`
-writes and delivers it, the daemon runs it per cycle. Registry work is batched: one
-`tags/list` walk per distinct repository, and manifest checks run concurrently and only
-for the tags that would actually be written.
-"""
+Tag lists come from one walk per repository (`TagScan`); a winner must exist (one HEAD,
+best candidate first); declined versions and pins are honoured here."""
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
-from pathlib import Path
 
-from imageupdater.declines import Decline, Key, find_declines
-from imageupdater.discovery import Discovered, SourceFile, Target, discover_repository
-from imageupdater.errors import (
-    ConfigError,
-    GitError,
-    ImageUpdaterError,
-    PolicyError,
-    RewriteError,
-)
+from imageupdater.declines import Decline, Key
+from imageupdater.discovery import Target
+from imageupdater.errors import ConfigError, ImageUpdaterError, PolicyError
 from imageupdater.markers import LatestRef, Marker, setter_value
-from imageupdater.model import ImageMetadata, ImageRef, ManifestInfo
+from imageupdater.model import ImageMetadata, ImageRef
 from imageupdater.namedpolicies import NamedPolicy, PolicyBook
 from imageupdater.policy import Ranking, TagPolicy, compare_tags, metadata_policy
-from imageupdater.progress import MANIFESTS, RENDER, Progress, tally
+from imageupdater.progress import Progress
 from imageupdater.registry import RegistryClient, TagScan, parse_reference, scan_tags
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason, Update
-from imageupdater.workspace import Workspace
-from imageupdater.yamledit import Edit, apply_edits, encode
+
+from .lookups import ManifestChecker, RegistryMetadata
+from .results import Decision, MarkerEdit
 
 DEFAULT_WORKERS = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    target: Target
-    tag: str
-    digest: str | None
-    policy: str
-    value: str | None = None  # the value to write when it is not `name:tag[@digest]`
-
-
-@dataclass(frozen=True, slots=True)
-class MarkerEdit:
-    """A marked field to rewrite, with the update row it reports."""
-
-    marker: Marker
-    value: str
-    update: Update
-
-    def skip(self, reason: SkipReason, detail: str) -> Skip:
-        """The row for this edit when it is not made after all."""
-        return Skip(
-            file=self.marker.file,
-            reason=reason,
-            detail=detail,
-            workload=self.marker.workload,
-            image=self.update.image,
-            line=self.marker.scalar.line,
-            current=self.update.from_tag,
-            policy=self.update.policy,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class FileChange:
-    path: Path
-    relpath: str
-    before: bytes
-    after: bytes
-    before_text: str
-    after_text: str
-
-    def unified_diff(self) -> str:
-        lines = difflib.unified_diff(
-            self.before_text.splitlines(keepends=True),
-            self.after_text.splitlines(keepends=True),
-            fromfile=f"a/{self.relpath}",
-            tofile=f"b/{self.relpath}",
-        )
-        return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-
-
-@dataclass(slots=True)
-class Plan:
-    report: Report
-    changes: list[FileChange]
-    #: what the changes were rendered from, so PR mode can render one group at a time
-    sources: list[SourceFile] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
-    #: line-marker edits (SPEC §2.2), delivered like decisions: in the run's mode, or in
-    #: the mode of the workload that encloses the marker (`Marker.update_mode`)
-    marker_edits: list[MarkerEdit] = field(default_factory=list)
-
-    def render_subset(
-        self, decisions: Sequence[Decision], marker_edits: Sequence[MarkerEdit] = ()
-    ) -> list[FileChange]:
-        """The file changes for only ``decisions`` and ``marker_edits`` (one PR's worth),
-        from the same sources."""
-        return render(self.sources, decisions, Report(), marker_edits)
-
-    def subset(
-        self,
-        keep: Callable[[Decision], bool],
-        *,
-        markers: bool | Callable[[MarkerEdit], bool] = False,
-    ) -> Plan:
-        """The plan for the decisions ``keep`` accepts (per-workload delivery modes), plus
-        the marker edits ``markers`` accepts (all with True, none with False); skips and
-        errors are shared, updates and changes are only those of what is kept."""
-        chosen = [d for d in self.decisions if keep(d)]
-        if isinstance(markers, bool):
-            kept_markers = list(self.marker_edits) if markers else []
-        else:
-            kept_markers = [m for m in self.marker_edits if markers(m)]
-        report = Report(skipped=list(self.report.skipped), errors=list(self.report.errors))
-        changes = render(self.sources, chosen, report, kept_markers)
-        report.sort()
-        return Plan(report, changes, self.sources, chosen, kept_markers)
-
-    def hold_back(self, detail: str) -> None:
-        """Nothing may be written now (suspended, change window closed): every update
-        becomes a `frozen` skip row with `detail`, and no file is changed."""
-        for update in self.report.updates:
-            self.report.skipped.append(
-                Skip(
-                    file=update.file,
-                    reason="frozen",
-                    detail=detail,
-                    workload=update.workload,
-                    container=update.container,
-                    image=update.image,
-                    line=update.line,
-                    current=update.from_tag,
-                    policy=update.policy,
-                )
-            )
-        self.report.updates.clear()
-        self.changes.clear()
-        self.report.notes.append(detail)
-        self.report.sort()
-
-
-ManifestKey = tuple[str, str]
-ManifestResult = ManifestInfo | None | ImageUpdaterError
-
-
-class ManifestChecker:
-    """Checks that chosen tags exist, once per (repository, tag), concurrently."""
-
-    def __init__(
-        self, client: RegistryClient, workers: int, progress: Progress | None = None
-    ) -> None:
-        self._client = client
-        self._workers = workers
-        self._known: dict[ManifestKey, ManifestResult] = {}
-        self._tally = tally(progress, MANIFESTS)
-
-    def check(self, wanted: Iterable[tuple[ImageRef, str]]) -> None:
-        todo: dict[ManifestKey, tuple[ImageRef, str]] = {}
-        for ref, tag in wanted:
-            key = (ref.canonical, tag)
-            if key not in self._known:
-                todo[key] = (ref, tag)
-        if not todo:
-            return
-        if self._tally is not None:
-            self._tally.add(len(todo))
-        with ThreadPoolExecutor(max_workers=min(self._workers, len(todo))) as pool:
-            results = pool.map(lambda item: self._head(*item), todo.values())
-            self._known.update(zip(todo, results, strict=True))
-
-    def _head(self, ref: ImageRef, tag: str) -> ManifestResult:
-        try:
-            return self._client.manifest(ref, tag)
-        except ImageUpdaterError as exc:
-            return exc
-        finally:
-            if self._tally is not None:
-                self._tally.finish()
-
-    def result(self, ref: ImageRef, tag: str) -> ManifestResult:
-        return self._known[(ref.canonical, tag)]
-
-
-class RegistryMetadata:
-    """The engine's `MetadataSource` for one image: HEADs through the shared checker
-    (so the winner's existence check is free later), then metadata by digest from the
-    client's cache; the fetches for one lookup run concurrently."""
-
-    def __init__(
-        self,
-        client: RegistryClient,
-        manifests: ManifestChecker,
-        ref: ImageRef,
-        workers: int,
-        now: datetime,
-    ) -> None:
-        self.now = now
-        self.seen: dict[str, ImageMetadata | None] = {}  # what was looked up, for --explain
-        self._client = client
-        self._manifests = manifests
-        self._ref = ref
-        self._workers = workers
-
-    def lookup(self, tags: Sequence[str]) -> dict[str, ImageMetadata | None]:
-        wanted = list(dict.fromkeys(tags))
-        self._manifests.check((self._ref, tag) for tag in wanted)
-        digests: dict[str, str] = {}
-        for tag in wanted:
-            result = self._manifests.result(self._ref, tag)
-            if isinstance(result, ImageUpdaterError):
-                raise result
-            if result is not None:
-                digests[tag] = result.digest
-        distinct = sorted(set(digests.values()))
-        found: dict[str, ImageMetadata | None] = {}
-        if distinct:
-            with ThreadPoolExecutor(max_workers=min(self._workers, len(distinct))) as pool:
-                fetched = pool.map(lambda d: self._client.metadata(self._ref, d), distinct)
-                found = dict(zip(distinct, fetched, strict=True))
-        answer = {tag: found.get(digests[tag]) if tag in digests else None for tag in wanted}
-        self.seen.update(answer)
-        return answer
 
 
 class Selector:
@@ -300,7 +95,7 @@ class Selector:
             except ImageUpdaterError as exc:
                 self._registry_failure(target, exc)
                 continue
-            decline = self._declines.get(_key(target))
+            decline = self._declines.get(decline_key(target))
             upgrades = list(ranking.upgrades)
             if decline is not None and upgrades:
                 upgrades = [tag for tag in upgrades if decline.allows(tag)]
@@ -600,141 +395,10 @@ def _tag_of(value: str) -> str:
         return value
 
 
-def render(
-    sources: Sequence[SourceFile],
-    decisions: Sequence[Decision],
-    report: Report,
-    marker_edits: Sequence[MarkerEdit] = (),
-    progress: Progress | None = None,
-) -> list[FileChange]:
-    """Plan stage: splice decisions into each file; a file failing verification is left alone."""
-    by_file: dict[str, list[Decision]] = {}
-    for decision in decisions:
-        by_file.setdefault(decision.target.file, []).append(decision)
-    markers_by_file: dict[str, list[MarkerEdit]] = {}
-    for marker_edit in marker_edits:
-        markers_by_file.setdefault(marker_edit.marker.file, []).append(marker_edit)
-    counted = tally(progress, RENDER) if by_file or markers_by_file else None
-    if counted is not None:
-        counted.add(len(by_file.keys() | markers_by_file.keys()))
-    changes: list[FileChange] = []
-    for source in sources:
-        chosen = by_file.get(source.relpath, [])
-        marked = markers_by_file.get(source.relpath, [])
-        if not chosen and not marked:
-            continue
-        edits = [
-            Edit(d.target.scalar, d.value or d.target.ref.with_tag(d.tag, d.digest)) for d in chosen
-        ]
-        edits.extend(Edit(m.marker.scalar, m.value) for m in marked)
-        try:
-            # every scalar was discovered in this very text (parsed, or remembered by it)
-            after_text = apply_edits(source.text, edits, loaded_from_text=True)
-        except RewriteError as exc:
-            report.add_error(ErrorEntry("rewrite", str(exc), file=source.relpath))
-            for d in chosen:
-                report.skipped.append(d.target.skip("unsupported-value", f"file not edited: {exc}"))
-            for m in marked:
-                report.skipped.append(m.skip("unsupported-value", f"file not edited: {exc}"))
-            continue
-        finally:
-            if counted is not None:
-                counted.finish()
-        changes.append(
-            FileChange(
-                source.path,
-                source.relpath,
-                source.data,
-                encode(after_text),
-                source.text,
-                after_text,
-            )
-        )
-        report.updates.extend(_update_row(d) for d in chosen)
-        report.updates.extend(m.update for m in marked)
-    return changes
-
-
-def _update_row(decision: Decision) -> Update:
-    target = decision.target
-    return Update(
-        file=target.file,
-        line=target.scalar.line,
-        workload=target.workload,
-        container=target.container,
-        image=target.ref.name,
-        from_tag=target.current,
-        to_tag=decision.tag,
-        policy=decision.policy,
-        digest=decision.digest,
-    )
-
-
-def _key(target: Target) -> Key:
+def decline_key(target: Target) -> Key:
     return (target.file, target.workload, target.container)
-
-
-def make_plan(
-    root: Path,
-    client: RegistryClient,
-    now: datetime,
-    *,
-    workers: int = DEFAULT_WORKERS,
-    progress: Progress | None = None,
-    history: Workspace | None = None,
-) -> Plan:
-    """Discover, scan, select and render. With `history` (the Git work tree holding `root`)
-    versions a human rolled back are declined (see `declines`). `progress` hears how far
-    each stage has got (`imageupdater.progress`); without it nothing is counted."""
-    report = Report()
-    with TagScan(client, workers=workers, progress=progress) as scan:
-        discovered = discover_repository(
-            root, report, now, found=partial(_prefetch, scan), progress=progress
-        )
-        return _plan(discovered, root, client, now, workers, progress, history, report, scan)
-
-
-def _prefetch(scan: TagScan, target: Target) -> None:
-    """Start the tag walk a target will need (the same test `Selector._rank` applies)."""
-    if (
-        target.pin is None
-        and target.policy is not None
-        and target.policy_text != "never"
-        and not tracks_digest(target.policy)
-        and target.ref.tag is not None
-    ):
-        scan.want(target.ref)
 
 
 def tracks_digest(policy: TagPolicy) -> bool:
     """Digest policies follow one tag's digest: they need no tag list."""
     return bool(getattr(policy, "tracks_digest", False))
-
-
-def _plan(
-    discovered: Discovered,
-    root: Path,
-    client: RegistryClient,
-    now: datetime,
-    workers: int,
-    progress: Progress | None,
-    history: Workspace | None,
-    report: Report,
-    scan: TagScan,
-) -> Plan:
-    sources = discovered.sources
-    targets = [target for source in sources for target in source.targets]
-    declines: dict[Key, Decline] = {}
-    if history is not None and targets:
-        cleared = {_key(t): t.declines_cleared for t in targets if t.declines_cleared}
-        try:
-            declines = find_declines(history, root, [_key(t) for t in targets], cleared)
-        except GitError as exc:
-            report.add_error(ErrorEntry("git", f"cannot read rollbacks from history: {exc}"))
-    selector = Selector(client, report, workers, now, declines, scan, progress)
-    decisions = selector.select(targets)
-    markers = [marker for source in sources for marker in source.markers]
-    marker_edits = selector.select_markers(markers, discovered.book) if markers else []
-    changes = render(sources, decisions, report, marker_edits, progress)
-    report.sort()
-    return Plan(report, changes, list(sources), decisions, list(marker_edits))
