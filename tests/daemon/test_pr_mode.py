@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,32 @@ from tests.forge.conftest import deployment, make_env
 from tests.forge.fakes import REPO, TOKEN
 
 
+def pr_automation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: Any, pr_extra: str = ""
+) -> Path:
+    """An Automation in PR mode against `env`'s remote and fake GitLab, the registry
+    client pointed at `env`'s registry; `pr_extra` is appended to `update.pr`."""
+    client = env.registry.client
+    monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
+    monkeypatch.setenv("FLEET_FORGE_TOKEN", TOKEN)
+    config = tmp_path / "automation.yaml"
+    config.write_text(
+        f"""\
+apiVersion: imageupdater.io/v1
+kind: Automation
+metadata: {{name: prod}}
+spec:
+  git: {{url: "file://{env.remote}", branch: main}}
+  update:
+    mode: pr
+    pr: {{forge: gitlab, url: "{env.fake.url}", repo: {REPO},
+         tokenEnv: FLEET_FORGE_TOKEN{pr_extra}}}
+  interval: 1h
+"""
+    )
+    return config
+
+
 def test_pr_mode_cycles_open_then_keep_one_pr_per_workload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -21,24 +48,7 @@ def test_pr_mode_cycles_open_then_keep_one_pr_per_workload(
         "apps/api.yaml": deployment("api", "1.0.0"),
     }
     for env in make_env(tmp_path, monkeypatch, "gitlab", files):
-        client = env.registry.client
-        monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
-        monkeypatch.setenv("FLEET_FORGE_TOKEN", TOKEN)
-        config = tmp_path / "automation.yaml"
-        config.write_text(
-            f"""\
-apiVersion: imageupdater.io/v1
-kind: Automation
-metadata: {{name: prod}}
-spec:
-  git: {{url: "file://{env.remote}", branch: main}}
-  update:
-    mode: pr
-    pr: {{forge: gitlab, url: "{env.fake.url}", repo: {REPO}, tokenEnv: FLEET_FORGE_TOKEN,
-         labels: [images]}}
-  interval: 1h
-"""
-        )
+        config = pr_automation(tmp_path, monkeypatch, env, ", labels: [images]")
         daemon = Daemon(load_automations(config), tmp_path / "state")
         try:
             (prod,) = daemon.automations
@@ -67,23 +77,7 @@ def test_pr_mode_cycles_deliver_line_markers(
     values = 'image:\n  tag: "1.0.0" # {"$imagepolicy": "shop:api:tag"}\n'
     files = {"policies.yaml": policies, "charts/api/values.yaml": values}
     for env in make_env(tmp_path, monkeypatch, "gitlab", files):
-        client = env.registry.client
-        monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
-        monkeypatch.setenv("FLEET_FORGE_TOKEN", TOKEN)
-        config = tmp_path / "automation.yaml"
-        config.write_text(
-            f"""\
-apiVersion: imageupdater.io/v1
-kind: Automation
-metadata: {{name: prod}}
-spec:
-  git: {{url: "file://{env.remote}", branch: main}}
-  update:
-    mode: pr
-    pr: {{forge: gitlab, url: "{env.fake.url}", repo: {REPO}, tokenEnv: FLEET_FORGE_TOKEN}}
-  interval: 1h
-"""
-        )
+        config = pr_automation(tmp_path, monkeypatch, env)
         daemon = Daemon(load_automations(config), tmp_path / "state")
         try:
             (prod,) = daemon.automations
