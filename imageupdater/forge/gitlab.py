@@ -1,12 +1,14 @@
 """GitLab API v4 merge requests.
 
 A project is addressed by its URL-encoded path (``acme%2Fgitops``) and a merge request by
-its per-project ``iid``. Labels travel as a comma-separated string; reviewers must be
-numeric user IDs (``reviewer_ids``), since resolving usernames needs another API.
+its per-project ``iid``. Labels travel as a comma-separated string. Reviewers travel as
+numeric user IDs (``reviewer_ids``): a reviewer given by username is looked up once with
+``GET /users?username=`` (an unknown name is a config error naming it).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +37,28 @@ class GitLabForge:
     def __init__(self, http: ForgeHttp, repo: str) -> None:
         self._http = http
         self._root = f"projects/{quote(repo, safe='')}/merge_requests"
+        self._user_ids: dict[str, int] = {}
+        self._users_lock = threading.Lock()  # PRs open on several threads: one lookup each
+
+    def _reviewer_ids(self, reviewers: Sequence[str]) -> list[int]:
+        ids: list[int] = []
+        for reviewer in reviewers:
+            name = reviewer.strip().removeprefix("@")
+            if name.isdigit():
+                ids.append(int(name))
+                continue
+            with self._users_lock:
+                if name not in self._user_ids:
+                    self._user_ids[name] = self._user_id(name)
+            ids.append(self._user_ids[name])
+        return ids
+
+    def _user_id(self, name: str) -> int:
+        rows = self._http.request("GET", "users", params={"username": name}).json()
+        found = [row for row in rows if isinstance(row, dict) and "id" in row]
+        if not isinstance(rows, list) or not found:
+            raise ConfigError(f"GitLab has no user {name!r} to request a review from")
+        return int(found[0]["id"])
 
     def _list(self, **params: str | int) -> list[PullRequest]:
         rows = self._http.pages(self._root, {**params, "per_page": PER_PAGE})
@@ -75,9 +99,7 @@ class GitLabForge:
         if labels:
             payload["labels"] = ",".join(labels)
         if reviewers:
-            if not all(r.isdigit() for r in reviewers):
-                raise ConfigError("GitLab reviewers must be numeric user IDs")
-            payload["reviewer_ids"] = [int(r) for r in reviewers]
+            payload["reviewer_ids"] = self._reviewer_ids(reviewers)
         response = self._http.status("POST", self._root, json=payload)
         if response.status_code == 409:
             existing = self.find_open(head=head, base=base)

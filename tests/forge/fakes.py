@@ -430,7 +430,9 @@ class FakeGitLab(FakeForge):
     MRS = re.compile(r"^/api/v4/projects/([^/]+)/merge_requests$")
     MR = re.compile(r"^/api/v4/projects/([^/]+)/merge_requests/(\d+)$")
     NOTES = re.compile(r"^/api/v4/projects/([^/]+)/merge_requests/(\d+)/notes$")
+    USERS = "/api/v4/users"  # GET ?username=: an array of 0 or 1 users (GitLab docs)
     STATES: ClassVar[set[str]] = {"opened", "closed", "locked", "merged", "all"}
+    NAMES: ClassVar[dict[str, int]] = {"alice": 7, "bob": 8}
 
     def authorized(self, headers: dict[str, str]) -> bool:
         return (
@@ -443,6 +445,10 @@ class FakeGitLab(FakeForge):
     ) -> list[str] | None:
         path = urlsplit(target).path
         query = dict(parse_qsl(urlsplit(target).query))
+        if path == self.USERS:
+            if method != "GET" or not query.get("username"):
+                return ["GET /users needs ?username="]
+            return None
         match = self.MRS.match(path) or self.MR.match(path) or self.NOTES.match(path)
         if match is None:
             return [f"PathNotFound: {path}"]
@@ -491,6 +497,11 @@ class FakeGitLab(FakeForge):
         }
 
     def route(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
+        if path == self.USERS:
+            name = query["username"]
+            found = self.NAMES.get(name)
+            users = [] if found is None else [{"id": found, "username": name, "state": "active"}]
+            return 200, {}, users
         if self.MRS.match(path) and method == "GET":
             state = query.get("state", "all")
             rows = [

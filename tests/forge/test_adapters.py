@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from imageupdater.errors import AuthError, ForgeUnavailable
+from imageupdater.errors import AuthError, ConfigError, ForgeUnavailable
 from imageupdater.forge import RetryPolicy, connect
 from tests.forge.conftest import KINDS, Env, deployment, make_env
 from tests.forge.fakes import REPO, TOKEN, FakeGitHub, serve
@@ -121,3 +121,20 @@ def test_gitlab_style_rate_limit_headers_are_honoured(bare: Env) -> None:
     with http:
         assert forge.list_open(base="main", prefix="imageupdater/") == []
     assert 2 <= bare.sleeps[0] <= 4
+
+
+def test_gitlab_reviewers_by_username_are_looked_up_and_an_unknown_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for env in make_env(tmp_path, monkeypatch, "gitlab", {"a.yaml": deployment("web", "1.0.0")}):
+        push_branch(env, "imageupdater/web")
+        forge, http = env.forge()
+        with http:
+            with pytest.raises(ConfigError, match="no user 'mallory'"):
+                forge.open(head="imageupdater/web", base="main", title="t", body="b",
+                           reviewers=["alice", "mallory"])  # fmt: skip
+            assert env.fake.open_prs() == []  # nothing opened with a wrong reviewer list
+            pr = forge.open(head="imageupdater/web", base="main", title="t", body="b",
+                            reviewers=["@bob", "12"])  # fmt: skip
+        assert env.fake.prs[pr.number].reviewers == ["8", "12"]
+        assert env.fake.violations == []

@@ -34,6 +34,7 @@ def test_apply_mode_pr_from_the_cli_never_shows_the_token(
         argv = [
             "apply", str(env.work), "--mode", "pr", "--forge", "gitlab", "--forge-url",
             env.fake.url, "--forge-repo", REPO, "--label", "images", "--reviewer", "42",
+            "--reviewer", "@alice",
             "--format", "json", "-vv",
         ]  # fmt: skip
         caplog.set_level(logging.DEBUG)
@@ -44,7 +45,9 @@ def test_apply_mode_pr_from_the_cli_never_shows_the_token(
         assert [r["action"] for r in document["pull_requests"]] == ["opened", "opened"]
         assert document["commit"] is None
         assert document["pushed"] is True
-        assert {pr.reviewers[0] for pr in env.fake.open_prs()} == {"42"}
+        # usernames are looked up once (GET /users), IDs pass as they are
+        assert {tuple(pr.reviewers) for pr in env.fake.open_prs()} == {("42", "7")}
+        assert env.fake.count("GET", "/api/v4/users") == 1
         assert {pr.labels[0] for pr in env.fake.open_prs()} == {"images"}
 
         # a refused token: the error names the failure, never the token
