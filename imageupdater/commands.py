@@ -17,7 +17,7 @@ from imageupdater.config import Automation, choose, load_automations
 from imageupdater.discovery import load_named_policies
 from imageupdater.engine import Decision, MarkerEdit, Plan, make_plan, select_from_registry
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError, PolicyError
-from imageupdater.model import ImageMetadata
+from imageupdater.model import ImageMetadata, ImageRef
 from imageupdater.policy import metadata_policy, parse_policy
 from imageupdater.progress import Progress
 from imageupdater.registry import parse_reference
@@ -348,13 +348,21 @@ def pin(
     container: str | None = None,
     tag: str | None = None,
     reason: str | None = None,
+    options: app.Options | None = None,
 ) -> holdedit.HoldResult:
+    """Pin (and with `tag` roll back); a registry is asked, with `options`, only for the
+    digest of `tag` when the image value pins a digest."""
     from imageupdater import holdedit
+
+    def lookup_digest(ref: ImageRef, wanted: str) -> str | None:
+        with app.registry_client(options or app.Options()) as client:
+            found = client.manifest(ref, wanted)
+        return found.digest if found is not None else None
 
     return holdedit.run(
         _checked_root(root),
         workload,
-        lambda located: holdedit.plan_pin(located, container, tag, reason),
+        lambda located: holdedit.plan_pin(located, container, tag, reason, lookup_digest),
         delivery,
     )
 

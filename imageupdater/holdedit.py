@@ -5,7 +5,9 @@ set or remove, splices them into the file (`yamledit.set_annotation`: one line i
 changed where possible, verified by a re-parse) and commits only that file. `pin --tag`
 also moves the image to that tag in the same commit: the one-command rollback. Because that
 commit carries no `Image-Update:` trailer it is a human rollback for `declines`, so the
-version rolled back from stays declined after `unpin`.
+version rolled back from stays declined after `unpin`. A value that pins a digest
+(`repo:1.0@sha256:...`) keeps that style with the digest of the new tag, which the caller's
+`DigestLookup` finds; nothing else here asks a registry.
 
 Everything is checked before anything is written: an unknown or ambiguous workload, a
 missing container, a file with the user's own uncommitted changes are errors and no file
@@ -24,9 +26,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from imageupdater.errors import ConfigError, GitError, RewriteError, YamlParseError
+from imageupdater.errors import (
+    ConfigError,
+    GitError,
+    ImageUpdaterError,
+    RegistryError,
+    RewriteError,
+    YamlParseError,
+)
 from imageupdater.files import walk_yaml_files
 from imageupdater.holds import parse_time
+from imageupdater.model import ImageRef
 from imageupdater.registry import parse_reference
 from imageupdater.workloads import (
     DECLINED_CLEARED,
@@ -52,6 +62,9 @@ from imageupdater.yamledit import (
 MAX_PUSH_ATTEMPTS = 4
 HOLD_TRAILER = "Image-Hold"
 
+#: the manifest digest of a tag of the image's repository; None when the tag does not exist
+DigestLookup = Callable[[ImageRef, str], str | None]
+
 
 class UsageError(ConfigError):
     """A bad argument value (exit 64), as opposed to a state of the repository (exit 1)."""
@@ -74,7 +87,8 @@ class HoldResult:
     file: str
     set: dict[str, str] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
-    image: dict[str, str] | None = None  # {"container", "from", "to"} for pin --tag
+    #: {"container", "from", "to"} for pin --tag, and "digest" when the value pins one
+    image: dict[str, str] | None = None
     commit: str | None = None
     staged: bool = False
     pushed: bool = False
@@ -195,8 +209,16 @@ class _Change:
 
 
 def plan_pin(
-    located: Located, container: str | None, tag: str | None, reason: str | None
+    located: Located,
+    container: str | None,
+    tag: str | None,
+    reason: str | None,
+    lookup_digest: DigestLookup | None = None,
 ) -> _Change:
+    """The pin annotation, and with a `tag` other than the current one the image moved there.
+
+    `lookup_digest` is asked only when the value pins a digest and the tag changes; without
+    one such a value is refused."""
     workload = located.workload
     name = _container(located, container)
     containers = workload.containers
@@ -227,20 +249,43 @@ def plan_pin(
         change.remove.append(reason_key)
     subject = f"Pin {workload.display_name} {name} to {wanted}"
     if wanted != current:
+        row = {"container": name, "from": current, "to": wanted}
+        line = f"{ref.name}: {current} -> {wanted}"
+        digest = None
         if ref.digest:
-            raise ConfigError(
-                f"{workload.display_name} {name}: the image pins a digest ({ref.digest[:19]}…); "
-                "edit it by hand or pin without --tag"
-            )
-        new_value = ref.with_tag(wanted)
-        change.image = (item.image, new_value, {"container": name, "from": current, "to": wanted})
+            digest = _digest_of(ref, wanted, f"{workload.display_name} {name}", lookup_digest)
+            row["digest"] = digest
+            line = f"{ref.name}: {current}@{ref.digest} -> {wanted}@{digest}"
+        change.image = (item.image, ref.with_tag(wanted, digest), row)
         subject = f"Roll back {workload.display_name} {name} to {wanted} and pin it"
-        change.body.append(f"{ref.name}: {current} -> {wanted}")
+        change.body.append(line)
     change.subject = subject
     if reason:
         change.body.append(f"Reason: {reason}")
     change.body.append(f"{HOLD_TRAILER}: pin {workload.display_name} {name} {wanted}")
     return change
+
+
+def _digest_of(ref: ImageRef, tag: str, what: str, lookup: DigestLookup | None) -> str:
+    """The digest of `tag` in `ref`'s repository, for a value that pins a digest."""
+    if lookup is None:
+        raise ConfigError(
+            f"{what}: the image pins a digest ({ref.digest}); the digest of {tag} "
+            "needs a registry lookup"
+        )
+    try:
+        digest = lookup(ref, tag)
+    except ImageUpdaterError as exc:
+        # the same kind (auth, registry, ...), told which pin it was for
+        raise type(exc)(
+            f"{what}: cannot look up the digest of {tag}: {exc}; nothing changed"
+        ) from None
+    if digest is None:
+        raise RegistryError(
+            f"{what}: tag {tag} does not exist in {ref.name}; the image pins a digest, "
+            "so the tag must be in the registry (nothing changed)"
+        )
+    return digest
 
 
 def _check_tag(tag: str) -> None:

@@ -77,7 +77,8 @@ def _run(fmt: Format, action: Callable[[], holdedit.HoldResult]) -> None:
         return
     parts = [f"{k}={v}" for k, v in result.set.items()] + [f"-{k}" for k in result.removed]
     if result.image:
-        parts.append(f"image {result.image['from']} -> {result.image['to']}")
+        digest = f"@{result.image['digest']}" if "digest" in result.image else ""
+        parts.append(f"image {result.image['from']} -> {result.image['to']}{digest}")
     render.stdout.print(f"{result.action} {result.workload} in {result.file}: {', '.join(parts)}")
     if result.commit:
         pushed = " and pushed" if result.pushed else ""
@@ -105,8 +106,13 @@ def pin(
     push: PushOpt = False,
     branch: BranchOpt = None,
     fmt: FormatOpt = Format.text,
+    registry_config: RegistryConfigOpt = None,
+    insecure_registry: InsecureOpt = None,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Pin a container to a tag; with --tag also move the image there (rollback)."""
+    """Pin a container to a tag; with --tag also move the image there (rollback). Only a
+    digest-pinned image asks the registry, for the digest of the new tag."""
+    options = make_options(registry_config, insecure_registry, None, None, verbose)
     _run(
         fmt,
         lambda: commands.pin(
@@ -116,6 +122,7 @@ def pin(
             container=container,
             tag=tag,
             reason=reason,
+            options=options,
         ),
     )
 

@@ -8,6 +8,7 @@ that blocks and then allows; and the bad inputs that must leave every file untou
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from pathlib import Path
 
@@ -353,3 +354,181 @@ def test_pin_push_after_someone_else_pushed_rebases_and_pushes(
         "Freeze StatefulSet/shop/db",
         "docs",
     ]
+
+
+# ------------------------------------------------------------------ digest-pinned rollback
+
+
+def pinned_yaml(image: str, digest: str) -> str:
+    return f"""\
+# web: digest-pinned by the release process
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    imageupdater.io/policy: "semver:^1"   # keep
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: "{image}:1.2.0@{digest}"   # quoted on purpose
+        - name: proxy
+          image: {image}:1.2.0
+"""
+
+
+@pytest.fixture
+def digests(registry: LocalRegistry) -> dict[str, str]:
+    """A repository whose tags each have their own build time, so their own digest."""
+    repo = f"holds/{uuid.uuid4().hex[:10]}"
+    found = seed_storage(
+        registry.root,
+        repo,
+        ["1.0.0", "1.1.0", "1.2.0"],
+        created=lambda t: f"2024-0{t[2]}-02T00:00:00Z",
+    )
+    assert len(set(found.values())) == 3
+    return {"image": f"{registry.host}/{repo}", **found}
+
+
+def test_pin_tag_rolls_a_digest_pinned_image_back_to_the_tags_digest(
+    repo: Repo, digests: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = digests["image"]
+    original = pinned_yaml(image, digests["1.2.0"])
+    path = repo.work / "apps/web.yaml"
+    path.write_text(original)
+    git(repo.work, "add", "apps/web.yaml")
+    git(repo.work, "commit", "-qm", "web")
+
+    code, out = repo.cli(
+        capsys, "pin", "shop/web", "--container", "web", "--tag", "1.0.0", "--reason", "INC-7",
+        "-C", str(repo.work), "--format", "json",
+    )  # fmt: skip
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["image"] == {
+        "container": "web", "from": "1.2.0", "to": "1.0.0", "digest": digests["1.0.0"],
+    }  # fmt: skip
+    expected = original.replace(
+        '    imageupdater.io/policy: "semver:^1"   # keep\n',
+        '    imageupdater.io/policy: "semver:^1"   # keep\n'
+        "    imageupdater.io/pin.web: 1.0.0\n"
+        "    imageupdater.io/pin-reason.web: INC-7\n",
+    ).replace(f"{image}:1.2.0@{digests['1.2.0']}", f"{image}:1.0.0@{digests['1.0.0']}")
+    assert path.read_bytes() == expected.encode()  # the proxy's 1.2.0 and every byte else kept
+    assert git(repo.work, "status", "--porcelain") == ""
+    assert git(repo.work, "rev-parse", "HEAD") == result["commit"]
+    message = git(repo.work, "log", "-1", "--format=%B")
+    assert message.splitlines()[0] == "Roll back Deployment/shop/web web to 1.0.0 and pin it"
+    assert f"{image}: 1.2.0@{digests['1.2.0']} -> 1.0.0@{digests['1.0.0']}" in message
+    assert "Image-Hold: pin Deployment/shop/web web 1.0.0" in message
+    assert "Image-Update:" not in message
+
+    plan = repo.plan(capsys)
+    assert ("Deployment/shop/web", "web") in _skips(plan, "pinned")
+
+
+def test_pin_tag_text_output_names_the_new_digest(
+    repo: Repo, digests: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = digests["image"]
+    (repo.work / "apps/web.yaml").write_text(pinned_yaml(image, digests["1.2.0"]))
+    git(repo.work, "add", "apps/web.yaml")
+    git(repo.work, "commit", "-qm", "web")
+    code, out = repo.cli(
+        capsys, "pin", "web", "--container", "web", "--tag", "1.1.0", "-C", str(repo.work)
+    )
+    assert code == 0, out
+    assert f"image 1.2.0 -> 1.1.0@{digests['1.1.0']}" in out
+
+
+def test_pin_tag_missing_from_the_registry_is_an_error_for_a_digest_pinned_image(
+    repo: Repo, digests: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = digests["image"]
+    (repo.work / "apps/web.yaml").write_text(pinned_yaml(image, digests["1.2.0"]))
+    git(repo.work, "add", "apps/web.yaml")
+    git(repo.work, "commit", "-qm", "web")
+    before, head = repo.snapshot(), git(repo.work, "rev-parse", "HEAD")
+
+    code, out = repo.cli(
+        capsys, "pin", "shop/web", "--container", "web", "--tag", "0.9.0", "-C", str(repo.work),
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 1
+    [error] = json.loads(out)["errors"]
+    assert error["kind"] == "registry"
+    assert error["message"].startswith(
+        f"Deployment/shop/web web: tag 0.9.0 does not exist in {image}"
+    )
+    capsys.readouterr()
+    assert (
+        run_cli(
+            ["pin", "web", "--container", "web", "--tag", "0.9.0", "-C", str(repo.work)], capsys
+        )
+        == 1
+    )
+    assert (
+        "error (registry): Deployment/shop/web web: tag 0.9.0 does not exist"
+        in capsys.readouterr().err
+    )
+    assert repo.snapshot() == before
+    assert git(repo.work, "rev-parse", "HEAD") == head
+    assert git(repo.work, "status", "--porcelain") == ""
+
+
+def test_pin_tag_on_a_digest_pinned_image_with_the_registry_down_changes_nothing(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    down = f"127.0.0.1:{_closed_port()}/shop/web"
+    (repo.work / "apps/web.yaml").write_text(pinned_yaml(down, "sha256:" + "a" * 64))
+    git(repo.work, "add", "apps/web.yaml")
+    git(repo.work, "commit", "-qm", "web")
+    before, head = repo.snapshot(), git(repo.work, "rev-parse", "HEAD")
+    code, out = repo.cli(
+        capsys, "pin", "shop/web", "--container", "web", "--tag", "1.0.0", "-C", str(repo.work),
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 1
+    [error] = json.loads(out)["errors"]
+    assert error["kind"] == "registry"
+    assert "Deployment/shop/web web: cannot look up the digest of 1.0.0" in error["message"]
+    assert repo.snapshot() == before
+    assert git(repo.work, "rev-parse", "HEAD") == head
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_pin_tag_without_a_digest_never_asks_a_registry(
+    repo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[object] = []
+    monkeypatch.setattr("imageupdater.app.registry_client", lambda options: opened.append(options))
+    unreachable = "registry.invalid:5000/shop/web"
+    text = pinned_yaml(unreachable, "sha256:" + "b" * 64)
+    (repo.work / "apps/web.yaml").write_text(text)
+    git(repo.work, "add", "apps/web.yaml")
+    git(repo.work, "commit", "-qm", "web")
+
+    # the plain proxy image moves without any registry, even an unreachable insecure one
+    code, out = repo.cli(
+        capsys, "pin", "shop/web", "--container", "proxy", "--tag", "1.0.0",
+        "--insecure-registry", "registry.invalid:5000", "-C", str(repo.work),
+    )  # fmt: skip
+    assert code == 0, out
+    after = (repo.work / "apps/web.yaml").read_text()
+    assert f"image: {unreachable}:1.0.0\n" in after
+    # pinning a digest-pinned container at its current tag needs no lookup either
+    code, out = repo.cli(capsys, "pin", "shop/web", "--container", "web", "-C", str(repo.work))
+    assert code == 0, out
+    assert "imageupdater.io/pin.web: 1.2.0" in (repo.work / "apps/web.yaml").read_text()
+    assert f'"{unreachable}:1.2.0@sha256:{"b" * 64}"' in (repo.work / "apps/web.yaml").read_text()
+    assert opened == []

@@ -254,3 +254,63 @@ def test_broken_registry_config_is_a_config_error(
     assert [e["kind"] for e in errors] == ["config"]
     assert problem in errors[0]["message"]
     assert "%%%not-base64" not in out
+
+
+def _digest(registry: LocalRegistry, tag: str) -> str:
+    with httpx.Client(base_url=registry.url, auth=(USER, PASSWORD), timeout=30) as client:
+        response = client.head(
+            f"/v2/{REPO}/manifests/{tag}",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
+    response.raise_for_status()
+    return response.headers["Docker-Content-Digest"]
+
+
+def _pin_digest_pinned(private: Private, registry: LocalRegistry) -> tuple[Path, str, str]:
+    """The app at 1.1.0@digest, committed; returns the file, its text and 1.0.0's digest."""
+    old, new = _digest(registry, "1.1.0"), _digest(registry, "1.0.0")
+    assert old != new
+    path = private.work / "apps/app.yaml"
+    text = path.read_text().replace(f"{REPO}:1.0.0", f"{REPO}:1.1.0@{old}")
+    path.write_text(text)
+    git(private.work, "commit", "-qam", "pin by digest")
+    return path, text, new
+
+
+def test_pin_tag_looks_up_the_digest_with_the_registry_config(
+    private: Private,
+    auth_registry: LocalRegistry,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path, _, new = _pin_digest_pinned(private, auth_registry)
+    config = docker_config(private.tmp / "docker" / "config.json", private.host, PASSWORD)
+    code, out, logs = cli(
+        ["pin", "app", "--tag", "1.0.0", "--registry-config", str(config), "-C", str(private.work)],
+        capsys,
+        caplog,
+    )
+    assert code == 0, out
+    assert f"image: {private.host}/{REPO}:1.0.0@{new}\n" in path.read_text()
+    assert_nowhere(secrets(PASSWORD), out, logs, git(private.work, "log", "-1", "--format=%B"))
+
+
+def test_pin_tag_with_a_wrong_password_is_an_auth_error_and_writes_nothing(
+    private: Private,
+    auth_registry: LocalRegistry,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path, text, _ = _pin_digest_pinned(private, auth_registry)
+    head = git(private.work, "rev-parse", "HEAD")
+    config = docker_config(private.tmp / "docker" / "config.json", private.host, WRONG)
+    argv = ["pin", "app", "--tag", "1.0.0", "--registry-config", str(config)]
+    code, out, logs = cli([*argv, "-C", str(private.work), "--format", "json"], capsys, caplog)
+    assert code == 1
+    [error] = json.loads(out)["errors"]
+    assert error["kind"] == "auth"
+    assert error["message"].startswith("Deployment/app app: cannot look up the digest of 1.0.0")
+    assert path.read_text() == text
+    assert git(private.work, "rev-parse", "HEAD") == head
+    assert git(private.work, "status", "--porcelain") == ""
+    assert_nowhere(secrets(WRONG, PASSWORD), out, logs)
