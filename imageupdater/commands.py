@@ -332,6 +332,22 @@ def _history(root: Path) -> Workspace | None:
         return None
 
 
+def pr_of(automation: Automation | None) -> PullRequestRequest | None:
+    """The forge settings of an Automation's `update.pr` (what `status` reads PRs with)."""
+    settings = automation.update.pr if automation is not None else None
+    if automation is None or settings is None:
+        return None
+    return PullRequestRequest(
+        forge=settings.forge,
+        repo=settings.repo,
+        url=settings.url,
+        labels=settings.labels,
+        reviewers=settings.reviewers,
+        automation=automation.name,
+        token_env=settings.token_env,
+    )
+
+
 def gate_of(config: Path | None, automation: str | None) -> Automation | None:
     if config is None:
         if automation is not None:

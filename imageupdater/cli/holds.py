@@ -19,6 +19,8 @@ from rich.table import Table
 from imageupdater import commands
 from imageupdater.cli import render
 from imageupdater.cli.options import (
+    AutomationOpt,
+    ConfigOpt,
     DirArg,
     Format,
     FormatOpt,
@@ -217,12 +219,21 @@ def status(
     ] = None,
     verbose: VerboseOpt = 0,
     no_progress: NoProgressOpt = False,
+    config: ConfigOpt = None,
+    automation: AutomationOpt = None,
 ) -> None:
     """One row per opted-in container: current, policy, newest allowed and state; with
-    --forge, pending updates that already wait in an open PR show as pr-open."""
+    --forge (or --config whose Automation has update.pr), pending updates that already
+    wait in an open PR show as pr-open."""
     options = make_options(registry_config, insecure_registry, state_dir, now, verbose)
     mode = "pr" if forge is not None else "commit"
     pr = pr_request(mode, forge, forge_url, forge_repo, "workload", None, None)
+    if pr is None and (config is not None or automation is not None):
+        try:
+            pr = commands.pr_of(commands.gate_of(config, automation))
+        except ImageUpdaterError as exc:
+            fail(exc, fmt)
+            return
     try:
         with scan_progress(fmt is Format.text and not no_progress) as progress:
             result = commands.status(directory, options, pr, branch, progress)

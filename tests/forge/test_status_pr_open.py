@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
+from imageupdater import app
 from imageupdater.commands import mark_open_pull_requests, status_rows
 from imageupdater.engine import make_plan
+from tests.e2e.conftest import run_cli
 from tests.forge.conftest import NOW, Env
+from tests.forge.fakes import REPO, TOKEN
 
 
 def test_pending_rows_waiting_in_open_prs_are_pr_open(env: Env) -> None:
@@ -35,3 +43,43 @@ def test_a_newer_tag_than_the_pr_still_shows_the_pr(env: Env) -> None:
     web = next(r for r in marked if r.container == "web")
     assert (web.state, web.newest) == ("pr-open", "1.2.0")
     assert "1.0.0 -> 1.1.0" in web.detail  # what the PR holds until the next apply updates it
+
+
+def test_status_reads_the_forge_from_the_automation_config(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status --config` takes the forge from `update.pr`, as the daemon would use it."""
+    report = env.run()
+    opened = {r["branch"]: r["number"] for r in report.pull_requests}
+    client = env.registry.client
+    monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
+    monkeypatch.setenv("FLEET_TOKEN", TOKEN)
+    config = tmp_path / "automation.yaml"
+    config.write_text(
+        f"""\
+apiVersion: imageupdater.io/v1
+kind: Automation
+metadata: {{name: prod}}
+spec:
+  git: {{url: "file://{env.remote}", branch: main}}
+  update:
+    mode: pr
+    pr: {{forge: {env.kind}, url: "{env.fake.url}", repo: {REPO}, tokenEnv: FLEET_TOKEN}}
+"""
+    )
+    argv = ["status", str(env.work), "--config", str(config), "--format", "json",
+            "--now", NOW.isoformat()]  # fmt: skip
+    assert run_cli(argv, capsys) == 0
+    rows = {row["container"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
+    assert rows["web"]["state"] == "pr-open"
+    assert f"PR #{opened['imageupdater/deployment-shop-web']} open" in rows["web"]["detail"]
+    # an Automation without update.pr: plain states, no forge asked
+    config.write_text(
+        config.read_text().replace("    mode: pr\n    pr:", "    mode: commit\n    x:")
+    )
+    config.write_text(config.read_text().split("    x:")[0])
+    seen = len(env.fake.seen)
+    assert run_cli(argv, capsys) == 0
+    rows = {row["container"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
+    assert rows["web"]["state"] == "pending"
+    assert len(env.fake.seen) == seen
