@@ -333,14 +333,17 @@ def _history(root: Path) -> Workspace | None:
 
 
 def pr_of(automation: Automation | None) -> PullRequestRequest | None:
-    """The forge settings of an Automation's `update.pr` (what `status` reads PRs with)."""
+    """The forge settings of an Automation's `update.pr`: what the daemon delivers PRs
+    with and `status --config` reads them with."""
     settings = automation.update.pr if automation is not None else None
     if automation is None or settings is None:
         return None
+    grouping: Grouping = settings.grouping  # type: ignore[assignment]  # validated on load
     return PullRequestRequest(
         forge=settings.forge,
         repo=settings.repo,
         url=settings.url,
+        grouping=grouping,
         labels=settings.labels,
         reviewers=settings.reviewers,
         automation=automation.name,

@@ -49,7 +49,6 @@ from imageupdater import app, commands, drift, kube
 from imageupdater.config import Automation, Credentials, load_automations
 from imageupdater.errors import ConfigError, ImageUpdaterError
 from imageupdater.metrics import CONTENT_TYPE, Metrics
-from imageupdater.model import Grouping
 from imageupdater.report import Report
 from imageupdater.scheduler import Job, Scheduler, always
 from imageupdater.server import Hooks, Server, canonical
@@ -235,19 +234,7 @@ class Daemon:
             backoff=self.base.backoff,
         )
         update = automation.update
-        pr = None
-        if update.pr is not None:
-            grouping: Grouping = update.pr.grouping  # type: ignore[assignment]  # validated
-            pr = commands.PullRequestRequest(
-                forge=update.pr.forge,
-                repo=update.pr.repo,
-                url=update.pr.url,
-                grouping=grouping,
-                labels=update.pr.labels,
-                reviewers=update.pr.reviewers,
-                automation=automation.name,
-                token_env=update.pr.token_env,
-            )
+        pr = commands.pr_of(automation)
         request = commands.ApplyRequest(
             commit=True,
             push=True,
