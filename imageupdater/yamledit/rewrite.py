@@ -143,14 +143,7 @@ def _apply(text: str, edits: Sequence[Edit]) -> str:
     splices = _plan(text, stream, edits)
     if not splices:
         return text
-    pieces: list[str] = []
-    position = 0
-    for splice in splices:
-        pieces.append(text[position : splice.start])
-        pieces.append(splice.text)
-        position = splice.end
-    pieces.append(text[position:])
-    result = "".join(pieces)
+    result = _join(text, [(splice.start, splice.end, splice.text) for splice in splices])
     if not _provably_local(text, stream, splices):
         _verify(stream, result, splices)
     return result
@@ -162,41 +155,57 @@ _QUOTES: Final = {"": "", "'": "'", '"': '"'}
 _MAX_INERT = 1000  # below YAML's 1024-character limit on implicit keys
 
 
-def _direct(text: str, edits: Sequence[Edit]) -> str | None:
-    """The result without any parse when every edit swaps an inert value for another in
-    the same style (`_provably_local`'s conditions, read off the scalars themselves);
-    None when any edit needs the full path."""
-    chosen: dict[int, Edit] = {}
-    for edit in edits:
-        scalar, new = edit.scalar, edit.new_value
-        quote = _QUOTES.get(scalar.style)
-        old = scalar.value
-        if (
-            quote is None
-            or scalar.alias
-            or len(new) > _MAX_INERT
-            or _INERT.fullmatch(old) is None
-            or _INERT.fullmatch(new) is None
-            or text[scalar.start : scalar.end] != f"{quote}{old}{quote}"
-            or text.startswith(":", scalar.end)
-            # plain stays plain only when it reads as a string, and a `:` may be new only
-            # where flow context cannot matter (`plain_is_safe`): otherwise quoting decides
-            or (not quote and ((":" in new and ":" not in old) or not plain_reads_as_string(new)))
-        ):
-            return None
-        previous = chosen.setdefault(scalar.start, edit)
-        if previous.new_value != new or previous.scalar.end != scalar.end:
-            return None  # conflicting edits: the full path names the problem
+def _join(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+    """`text` with each `(start, end, replacement)` span replaced (spans in text order)."""
     pieces: list[str] = []
     position = 0
-    for start in sorted(chosen):
-        scalar = chosen[start].scalar
-        quote = _QUOTES[scalar.style]
+    for start, end, replacement in spans:
         pieces.append(text[position:start])
-        pieces.append(f"{quote}{chosen[start].new_value}{quote}")
-        position = scalar.end
+        pieces.append(replacement)
+        position = end
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def _inert_swap(text: str, start: int, end: int, style: str, old: str, new: str) -> str | None:
+    """The source text for `new` when swapping it for `old` at `[start, end)` provably
+    changes nothing else (module doc): both inert, the span is `old` as written in a plain
+    or quoted `style`, and it is a value, not a key. None otherwise."""
+    quote = _QUOTES.get(style)
+    if (
+        quote is None
+        or len(new) > _MAX_INERT
+        or _INERT.fullmatch(old) is None
+        or _INERT.fullmatch(new) is None
+        or text[start:end] != f"{quote}{old}{quote}"
+        or text.startswith(":", end)  # a key, not a value: the full check decides
+    ):
+        return None
+    return f"{quote}{new}{quote}"
+
+
+def _direct(text: str, edits: Sequence[Edit]) -> str | None:
+    """The result without any parse when every edit is an inert swap (`_inert_swap`, read
+    off the scalars themselves); None when any edit needs the full path."""
+    chosen: dict[int, tuple[int, int, str]] = {}
+    for edit in edits:
+        scalar, new = edit.scalar, edit.new_value
+        swap = (
+            None
+            if scalar.alias
+            else _inert_swap(text, scalar.start, scalar.end, scalar.style, scalar.value, new)
+        )
+        # plain stays plain only when it reads as a string, and a `:` may be new only where
+        # flow context cannot matter (`plain_is_safe`): otherwise quoting decides
+        if swap is None or (
+            not scalar.style
+            and ((":" in new and ":" not in scalar.value) or not plain_reads_as_string(new))
+        ):
+            return None
+        span = (scalar.start, scalar.end, swap)
+        if chosen.setdefault(scalar.start, span) != span:
+            return None  # conflicting edits: the full path names the problem
+    return _join(text, [chosen[start] for start in sorted(chosen)])
 
 
 def _provably_local(text: str, stream: Stream, splices: Sequence[_Splice]) -> bool:
@@ -204,18 +213,8 @@ def _provably_local(text: str, stream: Stream, splices: Sequence[_Splice]) -> bo
     the re-parse would only confirm the result, so it is not needed."""
     for splice in splices:
         event = stream.events[splice.event]
-        quote = _QUOTES.get(event.style)
-        old, new = event.value, splice.value
-        if (
-            quote is None
-            or splice.style != event.style
-            or len(new) > _MAX_INERT
-            or _INERT.fullmatch(old) is None
-            or _INERT.fullmatch(new) is None
-            or text[splice.start : splice.end] != f"{quote}{old}{quote}"
-            or splice.text != f"{quote}{new}{quote}"
-            or text.startswith(":", splice.end)  # a key, not a value: the full check decides
-        ):
+        swap = _inert_swap(text, splice.start, splice.end, event.style, event.value, splice.value)
+        if splice.style != event.style or swap is None or swap != splice.text:
             return False
     return True
 
