@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .memo import MEMO
 from .repository import Discovered, discover, discover_repository, load_named_policies
-from .targets import SourceFile, Target, read_source
+from .targets import SourceFile, Target
 
 
 def load_memo(directory: Path) -> bool:
@@ -38,6 +38,5 @@ __all__ = [
     "forget",
     "load_memo",
     "load_named_policies",
-    "read_source",
     "save_memo",
 ]

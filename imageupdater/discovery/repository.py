@@ -38,7 +38,15 @@ from .memo import (
     record,
     replay,
 )
-from .targets import Parsed, SourceFile, Target, build_source, parse_file, read_screened
+from .targets import (
+    Parsed,
+    SourceFile,
+    Target,
+    build_source,
+    parse_file,
+    read_and_parse,
+    read_screened,
+)
 
 
 @dataclass(slots=True)
@@ -253,10 +261,7 @@ def load_named_policies(root: Path, report: Report) -> PolicyBook:
     documents: list[tuple[str, Node]] = []
     for candidate in walk_yaml_files(root):
         if candidate.skip_reason is None:
-            rows = Report()
-            data = read_screened(candidate.path, candidate.relpath, rows)
-            found = None if data is None else parse_file(candidate.path, candidate.relpath,
-                                                          data, rows)  # fmt: skip
+            found = read_and_parse(candidate.path, candidate.relpath, Report())
             if found is not None:
                 documents.extend((found.relpath, d) for d in found.documents if d is not None)
     return load_policies(documents, report)

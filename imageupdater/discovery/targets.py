@@ -208,7 +208,8 @@ def parse_file(path: Path, relpath: str, data: bytes, report: Report) -> Parsed 
     return Parsed(path, relpath, data, text, list(documents))
 
 
-def _parse(path: Path, relpath: str, report: Report) -> Parsed | None:
+def read_and_parse(path: Path, relpath: str, report: Report) -> Parsed | None:
+    """`read_screened`, then `parse_file`: one file, read from disk."""
     data = read_screened(path, relpath, report)
     return None if data is None else parse_file(path, relpath, data, report)
 
@@ -255,13 +256,3 @@ def build_source(
                 continue
             source.markers.append(replace(marker, update_mode=mode) if mode else marker)
     return source, clock
-
-
-def read_source(
-    path: Path, relpath: str, report: Report, now: datetime, book: PolicyBook | None = None
-) -> SourceFile | None:
-    """Parse one screened file into targets and markers; None when it holds nothing for us."""
-    parsed = _parse(path, relpath, report)
-    if parsed is None:
-        return None
-    return build_source(parsed, report, now, book if book is not None else PolicyBook())[0]
