@@ -33,10 +33,6 @@ def code_version() -> str:
     return cachefile.code_version(f"ruamel.yaml {ruamel_version}")
 
 
-def _code_version() -> str:
-    return code_version()
-
-
 #: each cache's store count when its file was last read or written
 _saved: dict[str, int] = {}
 
@@ -45,7 +41,7 @@ def load_caches(directory: Path) -> bool:
     """Fill the splice cache from `directory` now, and have the parse cache read its file
     at its first miss (a warm run whose discovery is remembered parses nothing, and the
     parses are the larger file). False when the splice file is missing or unusable."""
-    version = _code_version()
+    version = code_version()
     _saved[PARSES_FILE] = load.stores()
     load.defer_import(lambda: cachefile.read(directory / PARSES_FILE, version))
     _saved[SPLICES_FILE] = rewrite.splice_stores()
@@ -64,7 +60,7 @@ def load_caches(directory: Path) -> bool:
 def save_caches(directory: Path) -> None:
     """Write each in-memory cache that gained entries since `load_caches` to `directory`
     (best effort: a cache that cannot be written only makes the next run slower)."""
-    version = _code_version()
+    version = code_version()
     stores = {PARSES_FILE: load.stores(), SPLICES_FILE: rewrite.splice_stores()}
     exports = {PARSES_FILE: load.export_entries, SPLICES_FILE: rewrite.export_splices}
     for name, count in stores.items():

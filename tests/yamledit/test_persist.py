@@ -70,7 +70,7 @@ def test_unusable_files_are_ignored(tmp_path: Path, content: bytes | None) -> No
 def test_a_file_from_other_code_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clear_cache()
     outcomes()
-    monkeypatch.setattr(persist, "_code_version", lambda: "another version")
+    monkeypatch.setattr(persist, "code_version", lambda: "another version")
     persist.save_caches(tmp_path)
     monkeypatch.undo()
     clear_cache()
