@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 from imageupdater import app, discovery, yamledit
 from imageupdater.config import Automation, choose, load_automations
 from imageupdater.discovery import load_named_policies
-from imageupdater.engine import Decision, MarkerEdit, Plan, make_plan, select_from_registry
+from imageupdater.engine import (
+    Decision,
+    MarkerEdit,
+    Plan,
+    make_plan,
+    select_from_registry,
+    tracks_digest,
+)
 from imageupdater.errors import ConfigError, GitError, ImageUpdaterError, PolicyError
 from imageupdater.model import ImageMetadata, ImageRef
 from imageupdater.policy import metadata_policy, parse_policy
@@ -286,7 +293,7 @@ def policy_explain(
     else:
         policy = parse_policy(expression)
     if image is None:
-        if metadata_policy(policy) is not None or getattr(policy, "tracks_digest", False):
+        if metadata_policy(policy) is not None or tracks_digest(policy):
             raise PolicyError(f"policy {expression!r} needs the registry: use --image")
         listed = list(tags)
         ranking = policy.rank(listed, current)

@@ -12,7 +12,13 @@ from __future__ import annotations
 from .plan import Plan, make_plan
 from .render import render
 from .results import Decision, FileChange, MarkerEdit
-from .selector import DEFAULT_WORKERS, Selector, SelectOutcome, select_from_registry
+from .selector import (
+    DEFAULT_WORKERS,
+    Selector,
+    SelectOutcome,
+    select_from_registry,
+    tracks_digest,
+)
 
 __all__ = [
     "DEFAULT_WORKERS",
@@ -25,4 +31,5 @@ __all__ = [
     "make_plan",
     "render",
     "select_from_registry",
+    "tracks_digest",
 ]

@@ -21,7 +21,7 @@ from imageupdater.workspace import Workspace
 
 from .render import render
 from .results import Decision, FileChange, MarkerEdit
-from .selector import DEFAULT_WORKERS, Selector, decline_key, tracks_digest
+from .selector import DEFAULT_WORKERS, Selector, decline_key, needs_tag_list
 
 
 @dataclass(slots=True)
@@ -105,14 +105,8 @@ def make_plan(
 
 
 def _prefetch(scan: TagScan, target: Target) -> None:
-    """Start the tag walk a target will need (the same test `Selector._rank` applies)."""
-    if (
-        target.pin is None
-        and target.policy is not None
-        and target.policy_text != "never"
-        and not tracks_digest(target.policy)
-        and target.ref.tag is not None
-    ):
+    """Start the tag walk a target will need."""
+    if needs_tag_list(target):
         scan.want(target.ref)
 
 

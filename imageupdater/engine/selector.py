@@ -162,11 +162,7 @@ class Selector:
                     ErrorEntry("config", message, file=first.file, line=first.scalar.line)
                 )
                 self._marker_skips(group, "invalid-policy", str(exc))
-        scannable = [
-            ref
-            for named, ref in resolved.values()
-            if not getattr(named.policy, "tracks_digest", False)
-        ]
+        scannable = [ref for named, ref in resolved.values() if not tracks_digest(named.policy)]
         tags_by_image = self._scan(scannable)
         edits: list[MarkerEdit] = []
         for key, (named, ref) in resolved.items():
@@ -196,7 +192,7 @@ class Selector:
         # on the files), so markers written for Flux get Flux's answer; never-downgrade is
         # then checked per marker. Ours start from the current tag (shape, no downgrade).
         ranked_from = None if named.flux else current
-        if getattr(named.policy, "tracks_digest", False):
+        if tracks_digest(named.policy):
             candidates = [current or "latest"]
         else:
             tags = tags_by_image[ref.canonical]
@@ -350,7 +346,7 @@ def select_from_registry(
     """
     tags = client.list_tags(ref)
     manifests = ManifestChecker(client, workers)
-    if getattr(policy, "tracks_digest", False):
+    if tracks_digest(policy):
         tag = current or "latest"
         manifests.check([(ref, tag)])
         result = manifests.result(ref, tag)
@@ -402,3 +398,16 @@ def decline_key(target: Target) -> Key:
 def tracks_digest(policy: TagPolicy) -> bool:
     """Digest policies follow one tag's digest: they need no tag list."""
     return bool(getattr(policy, "tracks_digest", False))
+
+
+def needs_tag_list(target: Target) -> bool:
+    """Whether selection walks the target's tags: what `Selector.select` sends to
+    `_rank`'s scannable branch (no pin, a policy that is not `never` nor a digest policy,
+    a value with a tag)."""
+    return (
+        target.pin is None
+        and target.policy is not None
+        and target.policy_text != "never"
+        and not tracks_digest(target.policy)
+        and target.ref.tag is not None
+    )
