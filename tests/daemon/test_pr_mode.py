@@ -3,41 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from imageupdater import app
 from imageupdater.config import load_automations
 from imageupdater.daemon import Daemon
-from tests.forge.conftest import deployment, make_env
-from tests.forge.fakes import REPO, TOKEN
-
-
-def pr_automation(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: Any, pr_extra: str = ""
-) -> Path:
-    """An Automation in PR mode against `env`'s remote and fake GitLab, the registry
-    client pointed at `env`'s registry; `pr_extra` is appended to `update.pr`."""
-    client = env.registry.client
-    monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
-    monkeypatch.setenv("FLEET_FORGE_TOKEN", TOKEN)
-    config = tmp_path / "automation.yaml"
-    config.write_text(
-        f"""\
-apiVersion: imageupdater.io/v1
-kind: Automation
-metadata: {{name: prod}}
-spec:
-  git: {{url: "file://{env.remote}", branch: main}}
-  update:
-    mode: pr
-    pr: {{forge: gitlab, url: "{env.fake.url}", repo: {REPO},
-         tokenEnv: FLEET_FORGE_TOKEN{pr_extra}}}
-  interval: 1h
-"""
-    )
-    return config
+from tests.forge.conftest import deployment, make_env, pr_automation
+from tests.forge.fakes import TOKEN
 
 
 def test_pr_mode_cycles_open_then_keep_one_pr_per_workload(

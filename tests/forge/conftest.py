@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from imageupdater import app
 from imageupdater.engine import make_plan
 from imageupdater.forge import Forge, ForgeHttp, RetryPolicy, connect
 from imageupdater.prmode import PRSettings, deliver_pr
@@ -98,3 +99,29 @@ def env(
         "apps/db.yaml": deployment("db", "1.0.0"),
     }
     yield from make_env(tmp_path, monkeypatch, request.param, files)
+
+
+def pr_automation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: Env, pr_extra: str = ""
+) -> Path:
+    """An Automation in PR mode against `env`'s remote and fake forge, the registry
+    client pointed at `env`'s registry; `pr_extra` is appended to `update.pr`."""
+    client = env.registry.client
+    monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
+    monkeypatch.setenv("FLEET_FORGE_TOKEN", TOKEN)
+    config = tmp_path / "automation.yaml"
+    config.write_text(
+        f"""\
+apiVersion: imageupdater.io/v1
+kind: Automation
+metadata: {{name: prod}}
+spec:
+  git: {{url: "file://{env.remote}", branch: main}}
+  update:
+    mode: pr
+    pr: {{forge: {env.kind}, url: "{env.fake.url}", repo: {REPO},
+         tokenEnv: FLEET_FORGE_TOKEN{pr_extra}}}
+  interval: 1h
+"""
+    )
+    return config

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from imageupdater import app
 from imageupdater.commands import mark_open_pull_requests, status_rows
 from imageupdater.engine import make_plan
 from tests.e2e.conftest import run_cli
-from tests.forge.conftest import NOW, Env
-from tests.forge.fakes import REPO, TOKEN
+from tests.forge.conftest import NOW, Env, pr_automation
 
 
 def test_pending_rows_waiting_in_open_prs_are_pr_open(env: Env) -> None:
@@ -51,22 +49,7 @@ def test_status_reads_the_forge_from_the_automation_config(
     """`status --config` takes the forge from `update.pr`, as the daemon would use it."""
     report = env.run()
     opened = {r["branch"]: r["number"] for r in report.pull_requests}
-    client = env.registry.client
-    monkeypatch.setattr(app, "registry_client", lambda options, make=client: make())
-    monkeypatch.setenv("FLEET_TOKEN", TOKEN)
-    config = tmp_path / "automation.yaml"
-    config.write_text(
-        f"""\
-apiVersion: imageupdater.io/v1
-kind: Automation
-metadata: {{name: prod}}
-spec:
-  git: {{url: "file://{env.remote}", branch: main}}
-  update:
-    mode: pr
-    pr: {{forge: {env.kind}, url: "{env.fake.url}", repo: {REPO}, tokenEnv: FLEET_TOKEN}}
-"""
-    )
+    config = pr_automation(tmp_path, monkeypatch, env)
     argv = ["status", str(env.work), "--config", str(config), "--format", "json",
             "--now", NOW.isoformat()]  # fmt: skip
     assert run_cli(argv, capsys) == 0
