@@ -130,7 +130,7 @@ def _plan(
             declines = find_declines(history, root, [decline_key(t) for t in targets], cleared)
         except GitError as exc:
             report.add_error(ErrorEntry("git", f"cannot read rollbacks from history: {exc}"))
-    selector = Selector(client, report, workers, now, declines, scan, progress)
+    selector = Selector(client, report, workers, scan, now, declines, progress)
     decisions = selector.select(targets)
     markers = [marker for source in sources for marker in source.markers]
     marker_edits = selector.select_markers(markers, discovered.book) if markers else []

@@ -17,7 +17,7 @@ from imageupdater.model import ImageMetadata, ImageRef
 from imageupdater.namedpolicies import NamedPolicy, PolicyBook
 from imageupdater.policy import Ranking, TagPolicy, compare_tags, metadata_policy
 from imageupdater.progress import Progress
-from imageupdater.registry import RegistryClient, TagScan, parse_reference, scan_tags
+from imageupdater.registry import RegistryClient, TagScan, parse_reference
 from imageupdater.report import ErrorEntry, Report, Skip, SkipReason, Update
 
 from .lookups import ManifestChecker, RegistryMetadata
@@ -34,13 +34,13 @@ class Selector:
         client: RegistryClient,
         report: Report,
         workers: int,
+        scan: TagScan,
         now: datetime | None = None,
         declines: Mapping[Key, Decline] | None = None,
-        scan: TagScan | None = None,
         progress: Progress | None = None,
     ) -> None:
-        """`scan`: tag walks already under way (`make_plan` starts them during discovery);
-        `progress` hears of the manifest checks."""
+        """`scan`: the tag walks, one per repository (`make_plan` starts them as discovery
+        ends); `progress` hears of the manifest checks."""
         self._now = now or datetime.now(UTC)
         self._tag_scan = scan
         self._client = client
@@ -49,7 +49,6 @@ class Selector:
         self._manifests = ManifestChecker(client, workers, progress)
         self._declines = declines or {}
         self._digest_targets: list[Target] = []  # filled by _rank, resolved after it
-        self._tags: dict[str, list[str] | ImageUpdaterError] = {}  # canonical -> tags
 
     def select(self, targets: Sequence[Target]) -> list[Decision]:
         ranked: list[tuple[Target, list[str], str]] = []
@@ -113,14 +112,9 @@ class Selector:
                 self._report.skipped.append(target.skip("no-candidate", detail))
 
     def _scan(self, refs: Iterable[ImageRef]) -> dict[str, list[str] | ImageUpdaterError]:
-        """Tags per repository, walked once per cycle however many targets and markers use it."""
-        wanted = {ref.canonical: ref for ref in refs}
-        missing = [ref for key, ref in wanted.items() if key not in self._tags]
-        if missing and self._tag_scan is not None:
-            self._tags.update(self._tag_scan.results(missing))
-        elif missing:
-            self._tags.update(scan_tags(self._client, missing, workers=self._workers))
-        return {key: self._tags[key] for key in wanted}
+        """Tags per repository, walked once per cycle however many targets and markers use it
+        (the scan keeps every walk it started)."""
+        return self._tag_scan.results(refs)
 
     def _ranking(self, target: Target, policy: TagPolicy, tags: Sequence[str]) -> Ranking:
         return self._ranking_for(target.ref, policy, tags, target.ref.tag)
