@@ -5,9 +5,10 @@ Many workloads usually share few repositories, so refs are grouped by
 repository, never raised and never turned into an empty list: the engine must report an
 outage as an error for the images it serves, not as "no new tag".
 
-`TagScan` starts a walk the moment a repository is first named, so the walks run while
-discovery is still parsing the rest of the files: the registry answers on its own time
-(and, here, its own CPU) instead of after ours.
+`TagScan` starts a walk the moment a repository is first named (`want`) and keeps it, so
+later requests for the same repository share it. The engine names the repositories as
+discovery ends; naming them while files were still being parsed was measured slower (the
+walks' threads and the parser contend for the GIL).
 
 With a `progress` callback a scan reports each repository named and each walk finished
 (stage `registry`); without one it counts nothing.
