@@ -135,7 +135,8 @@ def discover_repository(
     documents = [
         (item.relpath, document)
         for item in policy_files
-        for document in (item.parse() or Parsed(item.path, item.relpath, b"", "", [])).documents
+        if (parsed := item.parse()) is not None
+        for document in parsed.documents
         if document is not None
     ]
     book = load_policies(documents, report)
