@@ -380,6 +380,15 @@ spec:
 """
 
 
+def commit_pinned(repo: Repo, image: str, digest: str) -> str:
+    """`apps/web.yaml` as `pinned_yaml` writes it, committed; returns the text."""
+    text = pinned_yaml(image, digest)
+    (repo.work / "apps/web.yaml").write_text(text)
+    git(repo.work, "add", "apps/web.yaml")
+    git(repo.work, "commit", "-qm", "web")
+    return text
+
+
 @pytest.fixture
 def digests(registry: LocalRegistry) -> dict[str, str]:
     """A repository whose tags each have their own build time, so their own digest."""
@@ -398,11 +407,8 @@ def test_pin_tag_rolls_a_digest_pinned_image_back_to_the_tags_digest(
     repo: Repo, digests: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     image = digests["image"]
-    original = pinned_yaml(image, digests["1.2.0"])
+    original = commit_pinned(repo, image, digests["1.2.0"])
     path = repo.work / "apps/web.yaml"
-    path.write_text(original)
-    git(repo.work, "add", "apps/web.yaml")
-    git(repo.work, "commit", "-qm", "web")
 
     code, out = repo.cli(
         capsys, "pin", "shop/web", "--container", "web", "--tag", "1.0.0", "--reason", "INC-7",
@@ -436,9 +442,7 @@ def test_pin_tag_text_output_names_the_new_digest(
     repo: Repo, digests: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     image = digests["image"]
-    (repo.work / "apps/web.yaml").write_text(pinned_yaml(image, digests["1.2.0"]))
-    git(repo.work, "add", "apps/web.yaml")
-    git(repo.work, "commit", "-qm", "web")
+    commit_pinned(repo, image, digests["1.2.0"])
     code, out = repo.cli(
         capsys, "pin", "web", "--container", "web", "--tag", "1.1.0", "-C", str(repo.work)
     )
@@ -450,9 +454,7 @@ def test_pin_tag_missing_from_the_registry_is_an_error_for_a_digest_pinned_image
     repo: Repo, digests: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     image = digests["image"]
-    (repo.work / "apps/web.yaml").write_text(pinned_yaml(image, digests["1.2.0"]))
-    git(repo.work, "add", "apps/web.yaml")
-    git(repo.work, "commit", "-qm", "web")
+    commit_pinned(repo, image, digests["1.2.0"])
     before, head = repo.snapshot(), git(repo.work, "rev-parse", "HEAD")
 
     code, out = repo.cli(
@@ -485,9 +487,7 @@ def test_pin_tag_on_a_digest_pinned_image_with_the_registry_down_changes_nothing
     repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     down = f"127.0.0.1:{_closed_port()}/shop/web"
-    (repo.work / "apps/web.yaml").write_text(pinned_yaml(down, "sha256:" + "a" * 64))
-    git(repo.work, "add", "apps/web.yaml")
-    git(repo.work, "commit", "-qm", "web")
+    commit_pinned(repo, down, "sha256:" + "a" * 64)
     before, head = repo.snapshot(), git(repo.work, "rev-parse", "HEAD")
     code, out = repo.cli(
         capsys, "pin", "shop/web", "--container", "web", "--tag", "1.0.0", "-C", str(repo.work),
@@ -513,10 +513,7 @@ def test_pin_tag_without_a_digest_never_asks_a_registry(
     opened: list[object] = []
     monkeypatch.setattr("imageupdater.app.registry_client", lambda options: opened.append(options))
     unreachable = "registry.invalid:5000/shop/web"
-    text = pinned_yaml(unreachable, "sha256:" + "b" * 64)
-    (repo.work / "apps/web.yaml").write_text(text)
-    git(repo.work, "add", "apps/web.yaml")
-    git(repo.work, "commit", "-qm", "web")
+    commit_pinned(repo, unreachable, "sha256:" + "b" * 64)
 
     # the plain proxy image moves without any registry, even an unreachable insecure one
     code, out = repo.cli(
